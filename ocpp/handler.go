@@ -42,7 +42,9 @@ type Handler interface {
 type HandlerFunc func(ctx context.Context, req *Request) (Payload, error)
 
 // ServeCall calls f.
-func (f HandlerFunc) ServeCall(ctx context.Context, req *Request) (Payload, error) { return f(ctx, req) }
+func (f HandlerFunc) ServeCall(ctx context.Context, req *Request) (Payload, error) {
+	return f(ctx, req)
+}
 
 // Caller sends CALLs and returns the peer's CALLRESULT payload, which the
 // caller owns. *Conn implements it; so can a cluster router later.

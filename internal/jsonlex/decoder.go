@@ -12,7 +12,6 @@ package jsonlex
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -156,6 +155,10 @@ func (d *Decoder) Key() (key []byte, ok bool) {
 	}
 	switch d.buf[d.pos] {
 	case '{':
+		if !d.atValueStart() {
+			d.fail("expected ',' or '}' in object")
+			return nil, false
+		}
 		d.pos++
 		d.skipWS()
 		if d.pos < len(d.buf) && d.buf[d.pos] == '}' {
@@ -189,6 +192,24 @@ func (d *Decoder) Key() (key []byte, ok bool) {
 	return key, true
 }
 
+// atValueStart reports whether the byte at d.pos can begin a value, judged
+// by the token before it. Key and Elem are called both at the opening bracket
+// and after each member, so without this check a value followed directly by
+// a new object or array ({"a":1{"b":2}, [1[2]) would pass as a separator.
+func (d *Decoder) atValueStart() bool {
+	for i := d.pos - 1; i >= 0; i-- {
+		switch d.buf[i] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case ':', ',', '[':
+			return true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Elem advances to the next element of an array. Call it where an array
 // starts ('['), and again after each element: it consumes '[' or ',' and
 // returns ok=false once it consumed the closing ']' (or on a syntax error).
@@ -203,6 +224,10 @@ func (d *Decoder) Elem() bool {
 	}
 	switch d.buf[d.pos] {
 	case '[':
+		if !d.atValueStart() {
+			d.fail("expected ',' or ']' in array")
+			return false
+		}
 		d.pos++
 		d.skipWS()
 		if d.pos < len(d.buf) && d.buf[d.pos] == ']' {
@@ -454,20 +479,7 @@ func (d *Decoder) Int64() (int64, IntResult) {
 	if v, ok := parsePlainInt(lit); ok {
 		return v, IntOK
 	}
-	f, err := strconv.ParseFloat(unsafeString(lit), 64)
-	if err != nil && !math.IsInf(f, 0) {
-		return 0, IntFraction
-	}
-	if math.IsInf(f, 0) || f != math.Trunc(f) {
-		if math.IsInf(f, 0) {
-			return 0, IntRange
-		}
-		return 0, IntFraction
-	}
-	if f < -9.223372036854775e18 || f > 9.223372036854775e18 {
-		return 0, IntRange
-	}
-	return int64(f), IntOK
+	return exactInt(lit)
 }
 
 // parsePlainInt parses an optional '-' and up to 18 digits.
