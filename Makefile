@@ -1,0 +1,40 @@
+# Wattson — common tasks. `make help` lists them.
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: help run build test vet fmt-check fuzz bench memconn generate
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: ## run the central system on :8180
+	$(GO) run ./cmd/wattson serve
+
+build: ## build bin/wattson
+	$(GO) build -o bin/wattson ./cmd/wattson
+
+test: vet fmt-check ## vet, gofmt check, all tests with the race detector, short fuzz runs
+	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFrame$$' -fuzztime $(FUZZTIME) ./ocpp
+	$(GO) test -run '^$$' -fuzz '^FuzzConnInput$$' -fuzztime $(FUZZTIME) ./ocpp
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./ocpp/v16
+	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./internal/jsonlex
+
+bench: ## hot-path benchmarks (see docs/performance.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./ocpp/... ./internal/...
+
+memconn: ## memory per idle connection at 10,000 connections (see docs/performance.md)
+	$(GO) run ./internal/cmd/memconn -n 10000
+
+generate: ## regenerate ocpp/v16 from ../shared/ocpp/schemas
+	$(GO) generate ./ocpp/v16

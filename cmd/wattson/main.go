@@ -1,0 +1,267 @@
+// Command wattson is the Wattson central system for EV chargers.
+//
+//	wattson serve     run the central system
+//	wattson version   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/ocpp"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `Wattson, a central system for EV chargers (OCPP 1.6J).
+
+Usage:
+  wattson serve [flags]   run the central system (wattson serve -h for flags)
+  wattson version         print the version
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseServeFlags(args[1:], stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "wattson serve:", err)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, cfg, stderr, nil); err != nil {
+			fmt.Fprintln(stderr, "wattson serve:", err)
+			return 1
+		}
+		return 0
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "wattson", versionString())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "wattson: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return info.Main.Version
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "dev-" + rev
+}
+
+type serveConfig struct {
+	listen            string
+	pingInterval      time.Duration
+	pongWait          time.Duration
+	maxMessageSize    int
+	maxConnections    int
+	heartbeatInterval time.Duration
+	requireProtocol   bool
+	logLevel          slog.Level
+	logJSON           bool
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.listen, "listen", envOr("WATTSON_LISTEN", ":8180"), "address to listen on; chargers connect to ws://HOST:PORT/ocpp/{chargerId}")
+	fs.DurationVar(&cfg.pingInterval, "ping-interval", ocpp.DefaultPingInterval, "websocket ping after this much silence from a charger; 0 disables")
+	fs.DurationVar(&cfg.pongWait, "pong-wait", ocpp.DefaultPongWait, "close a charger that sends nothing this long after a ping")
+	fs.IntVar(&cfg.maxMessageSize, "max-message-size", ocpp.DefaultMaxMessageSize, "largest OCPP message accepted from a charger, in bytes")
+	fs.IntVar(&cfg.maxConnections, "max-connections", 0, "refuse chargers beyond this many connections (0: no limit)")
+	fs.DurationVar(&cfg.heartbeatInterval, "heartbeat-interval", 5*time.Minute, "heartbeat interval given to chargers at boot")
+	fs.BoolVar(&cfg.requireProtocol, "require-subprotocol", false, "refuse chargers that offer no websocket subprotocol")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return cfg, fmt.Errorf("-log-level %q: want debug, info, warn or error", *level)
+	}
+	switch *format {
+	case "text":
+	case "json":
+		cfg.logJSON = true
+	default:
+		return cfg, fmt.Errorf("-log-format %q: want text or json", *format)
+	}
+	if _, _, err := net.SplitHostPort(cfg.listen); err != nil {
+		return cfg, fmt.Errorf("-listen %q: %v", cfg.listen, err)
+	}
+	switch {
+	case cfg.pingInterval < 0:
+		return cfg, errors.New("-ping-interval must not be negative")
+	case cfg.pongWait <= 0:
+		return cfg, errors.New("-pong-wait must be positive")
+	case cfg.maxMessageSize < 1024:
+		return cfg, errors.New("-max-message-size must be at least 1024 bytes")
+	case cfg.maxConnections < 0:
+		return cfg, errors.New("-max-connections must not be negative")
+	case cfg.heartbeatInterval < time.Second:
+		return cfg, errors.New("-heartbeat-interval must be at least 1s")
+	}
+	if cfg.pingInterval == 0 {
+		cfg.pingInterval = -1 // ocpp.Options: negative disables
+	}
+	return cfg, nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// serve runs the central system until ctx ends. If ready is not nil it
+// receives the listening address.
+func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- string) error {
+	var h slog.Handler
+	if cfg.logJSON {
+		h = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.logLevel})
+	} else {
+		h = slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.logLevel})
+	}
+	log := slog.New(h)
+
+	svc := csms.New(csms.Config{Logger: log, HeartbeatInterval: cfg.heartbeatInterval})
+	ocppSrv := &ocpp.Server{
+		Subprotocols:       []ocpp.Subprotocol{{Name: "ocpp1.6", Handler: svc.Router()}},
+		RequireSubprotocol: cfg.requireProtocol,
+		MaxConnections:     cfg.maxConnections,
+		Options: ocpp.Options{
+			MaxMessageSize: cfg.maxMessageSize,
+			PingInterval:   cfg.pingInterval,
+			PongWait:       cfg.pongWait,
+			Logger:         log,
+		},
+		OnConnect:    svc.Connected,
+		OnDisconnect: svc.Disconnected,
+		BaseContext:  ctx,
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/ocpp/", ocppSrv)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, svc, ocppSrv.Metrics())
+	})
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
+	}
+	log.Info("wattson serving", "version", versionString(), "ocpp", "ws://"+displayAddr(ln.Addr())+"/ocpp/{chargerId}", "status", "http://"+displayAddr(ln.Addr())+"/")
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shutCtx)
+	ocppSrv.CloseAll()
+	return err
+}
+
+func displayAddr(a net.Addr) string {
+	s := a.String()
+	if strings.HasPrefix(s, "[::]:") {
+		return "localhost:" + strings.TrimPrefix(s, "[::]:")
+	}
+	if strings.HasPrefix(s, "0.0.0.0:") {
+		return "localhost:" + strings.TrimPrefix(s, "0.0.0.0:")
+	}
+	return s
+}
+
+// writeStatus writes a plain-text page of what is connected.
+func writeStatus(w http.ResponseWriter, svc *csms.Service, m *ocpp.Metrics) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	chargers := svc.Chargers()
+	fmt.Fprintf(w, "Wattson %s\n\n%d charger(s) connected. Point a charger at ws://<this host>/ocpp/<chargerId> (OCPP 1.6J).\n\n",
+		versionString(), len(chargers))
+	for _, ch := range chargers {
+		fmt.Fprintf(w, "%-24s %s %s  firmware %s  last seen %s\n", ch.ID, ch.Vendor, ch.Model, ch.Firmware, ch.LastSeen.Format(time.RFC3339))
+		for _, id := range slices.Sorted(maps.Keys(ch.Connectors)) {
+			c := ch.Connectors[id]
+			fmt.Fprintf(w, "    connector %d: %s (%s)\n", id, c.Status, c.ErrorCode)
+		}
+	}
+	fmt.Fprintf(w, "\nframes in %d, out %d, bad %d, oversized %d; connections accepted %d, refused %d, replaced %d\n",
+		m.FramesIn.Load(), m.FramesOut.Load(), m.BadFrames.Load(), m.Oversized.Load(),
+		m.Accepted.Load(), m.Refused.Load(), m.Replaced.Load())
+}

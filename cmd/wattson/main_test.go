@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wattson-csms/wattson/ocpp"
+	"github.com/wattson-csms/wattson/ocpp/v16"
+)
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	cfg, err := parseServeFlags(append([]string{"-listen", "127.0.0.1:0"}, args...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- serve(ctx, cfg, logs, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	select {
+	case addr := <-ready:
+		return addr
+	case err := <-done:
+		t.Fatalf("serve ended: %v", err)
+	}
+	return ""
+}
+
+func TestServeAnswersACharger(t *testing.T) {
+	addr := startServe(t, "-heartbeat-interval", "60s")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := ocpp.Dial(ctx, "ws://"+addr+"/ocpp/Garage-1", ocpp.DialOptions{})
+	if err == nil {
+		c.Close()
+		t.Fatal("dial without subprotocols must fail")
+	}
+	c, err = ocpp.Dial(ctx, "ws://"+addr+"/ocpp/Garage-1", ocpp.DialOptions{Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	boot, err := v16.CallBootNotification(ctx, c, &v16.BootNotificationRequest{ChargePointVendor: "DIY", ChargePointModel: "Wallbox", FirmwareVersion: "0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if boot.Status != v16.RegistrationStatusAccepted || boot.Interval != 60 || time.Since(boot.CurrentTime) > time.Hour {
+		t.Fatalf("boot answer: %+v", boot)
+	}
+	if _, err := v16.CallStatusNotification(ctx, c, &v16.StatusNotificationRequest{ConnectorID: 1, ErrorCode: v16.ChargePointErrorCodeNoError, Status: v16.ChargePointStatusCharging}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v16.CallHeartbeat(ctx, c, &v16.HeartbeatRequest{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// An action the central system does not handle yet, one a charger must
+	// not send, and one that does not exist.
+	for action, code := range map[string]ocpp.ErrorCode{
+		"Authorize":  ocpp.NotSupported,
+		"Reset":      ocpp.NotSupported,
+		"MakeCoffee": ocpp.NotImplemented,
+	} {
+		_, err := c.Call(ctx, action, ocpp.RawJSON(`{"idTag":"x","type":"Soft"}`))
+		var e *ocpp.Error
+		if !errors.As(err, &e) || e.Code != code {
+			t.Errorf("%s: got %v, want %s", action, err, code)
+		}
+	}
+	// A payload that breaks the schema is refused with the field named.
+	_, err = c.Call(ctx, "StatusNotification", ocpp.RawJSON(`{"connectorId":1,"errorCode":"NoError","status":"Dancing"}`))
+	if e, ok := ocpp.AsError(err); !ok || e.Code != ocpp.PropertyConstraintViolation || !strings.Contains(e.Description, "status") {
+		t.Errorf("invalid status: got %v", err)
+	}
+
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"1 charger(s) connected", "Garage-1", "DIY Wallbox", "connector 1: Charging"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("status page lacks %q:\n%s", want, page)
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "-listen", "nonsense"},
+		{"serve", "-ping-interval", "-1s"},
+		{"serve", "-max-message-size", "10"},
+		{"serve", "-log-level", "loud"},
+		{"serve", "extra"},
+		{"fly"},
+		{},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), args, io.Discard, &stderr); code != 2 || stderr.Len() == 0 {
+			t.Errorf("%q: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "wattson ") {
+		t.Errorf("version: %d %q", code, out.String())
+	}
+}
