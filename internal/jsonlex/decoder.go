@@ -57,6 +57,15 @@ var ErrSyntax = errors.New("invalid JSON")
 // Is reports whether target is ErrSyntax.
 func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
 
+// plain marks the bytes that need no attention inside a string: not a
+// quote, not a backslash, not a control character.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // maxDepth bounds nesting in Skip so hostile input cannot exhaust the stack.
 const maxDepth = 64
 
@@ -102,6 +111,10 @@ func (d *Decoder) fail(msg string) {
 func (d *Decoder) Fail(msg string) { d.fail(msg) }
 
 func (d *Decoder) skipWS() {
+	// Compact JSON, the common case, has no whitespace at all.
+	if d.pos < len(d.buf) && d.buf[d.pos] > ' ' {
+		return
+	}
 	for d.pos < len(d.buf) {
 		switch d.buf[d.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -272,6 +285,10 @@ func (d *Decoder) str() ([]byte, bool) {
 	i := start
 	for i < len(d.buf) {
 		c := d.buf[i]
+		if plain[c] {
+			i++
+			continue
+		}
 		switch {
 		case c == '"':
 			d.pos = i + 1
@@ -595,6 +612,10 @@ func (d *Decoder) skip(depth int) bool {
 func (d *Decoder) scanStr() ([]byte, bool) {
 	i := d.pos + 1
 	for i < len(d.buf) {
+		if plain[d.buf[i]] {
+			i++
+			continue
+		}
 		switch c := d.buf[i]; {
 		case c == '"':
 			s := d.buf[d.pos : i+1]
