@@ -1676,7 +1676,11 @@ func (v *AuthorizeRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *AuthorizeRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*AuthorizeRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -1769,7 +1773,11 @@ func (v *AuthorizeResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *AuthorizeResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*AuthorizeResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -1954,7 +1962,11 @@ func (v *BootNotificationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *BootNotificationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*BootNotificationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2068,7 +2080,11 @@ func (v *BootNotificationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *BootNotificationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*BootNotificationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2161,7 +2177,11 @@ func (v *CancelReservationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *CancelReservationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*CancelReservationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2254,7 +2274,11 @@ func (v *CancelReservationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *CancelReservationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*CancelReservationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2350,7 +2374,11 @@ func (v *CertificateSignedRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *CertificateSignedRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*CertificateSignedRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2443,7 +2471,11 @@ func (v *CertificateSignedResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *CertificateSignedResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*CertificateSignedResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2548,7 +2580,11 @@ func (v *ChangeAvailabilityRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ChangeAvailabilityRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ChangeAvailabilityRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2641,7 +2677,11 @@ func (v *ChangeAvailabilityResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ChangeAvailabilityResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ChangeAvailabilityResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2749,7 +2789,11 @@ func (v *ChangeConfigurationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ChangeConfigurationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ChangeConfigurationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2842,7 +2886,11 @@ func (v *ChangeConfigurationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ChangeConfigurationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ChangeConfigurationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -2911,7 +2959,11 @@ func (v *ClearCacheRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ClearCacheRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ClearCacheRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3004,7 +3056,11 @@ func (v *ClearCacheResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ClearCacheResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ClearCacheResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3121,7 +3177,11 @@ func (v *ClearChargingProfileRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ClearChargingProfileRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ClearChargingProfileRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3214,7 +3274,11 @@ func (v *ClearChargingProfileResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ClearChargingProfileResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ClearChargingProfileResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3329,7 +3393,11 @@ func (v *DataTransferRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *DataTransferRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*DataTransferRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3430,7 +3498,11 @@ func (v *DataTransferResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *DataTransferResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*DataTransferResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3526,7 +3598,11 @@ func (v *DeleteCertificateRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *DeleteCertificateRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*DeleteCertificateRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3619,7 +3695,11 @@ func (v *DeleteCertificateResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *DeleteCertificateResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*DeleteCertificateResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3717,7 +3797,11 @@ func (v *DiagnosticsStatusNotificationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *DiagnosticsStatusNotificationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*DiagnosticsStatusNotificationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3785,7 +3869,11 @@ func (v *DiagnosticsStatusNotificationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *DiagnosticsStatusNotificationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*DiagnosticsStatusNotificationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3891,7 +3979,11 @@ func (v *ExtendedTriggerMessageRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ExtendedTriggerMessageRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ExtendedTriggerMessageRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -3984,7 +4076,11 @@ func (v *ExtendedTriggerMessageResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ExtendedTriggerMessageResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ExtendedTriggerMessageResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4080,7 +4176,11 @@ func (v *FirmwareStatusNotificationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *FirmwareStatusNotificationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*FirmwareStatusNotificationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4148,7 +4248,11 @@ func (v *FirmwareStatusNotificationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *FirmwareStatusNotificationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*FirmwareStatusNotificationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4263,7 +4367,11 @@ func (v *GetCompositeScheduleRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetCompositeScheduleRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetCompositeScheduleRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4318,7 +4426,7 @@ func (v *GetCompositeScheduleResponse) decode(d *ocppmsg.Decoder) *ocppmsg.Error
 			errs[2] = d.TimePtr(&v.ScheduleStart)
 		case "chargingSchedule":
 			seen |= 1 << 3
-			errs[3] = ocppmsg.Ptr(d, &v.ChargingSchedule, (*ChargingSchedule).decode)
+			errs[3] = decodePtrChargingSchedule(d, &v.ChargingSchedule)
 		default:
 			if extra == nil {
 				extra = d.Unknown(key)
@@ -4390,7 +4498,11 @@ func (v *GetCompositeScheduleResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetCompositeScheduleResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetCompositeScheduleResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4436,7 +4548,7 @@ func (v *GetConfigurationRequest) decode(d *ocppmsg.Decoder) *ocppmsg.Error {
 		switch string(key) {
 		case "key":
 			seen |= 1 << 0
-			errs[0] = ocppmsg.Slice(d, &v.Key, 0, decodeElem0)
+			errs[0] = decodeSlice1(d, &v.Key, 0)
 		default:
 			if extra == nil {
 				extra = d.Unknown(key)
@@ -4495,7 +4607,11 @@ func (v *GetConfigurationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetConfigurationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetConfigurationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4539,10 +4655,10 @@ func (v *GetConfigurationResponse) decode(d *ocppmsg.Decoder) *ocppmsg.Error {
 		switch string(key) {
 		case "configurationKey":
 			seen |= 1 << 0
-			errs[0] = ocppmsg.Slice(d, &v.ConfigurationKey, 0, (*KeyValue).decode)
+			errs[0] = decodeSliceOfKeyValue(d, &v.ConfigurationKey, 0)
 		case "unknownKey":
 			seen |= 1 << 1
-			errs[1] = ocppmsg.Slice(d, &v.UnknownKey, 0, decodeElem0)
+			errs[1] = decodeSlice1(d, &v.UnknownKey, 0)
 		default:
 			if extra == nil {
 				extra = d.Unknown(key)
@@ -4620,7 +4736,11 @@ func (v *GetConfigurationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetConfigurationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetConfigurationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4758,7 +4878,11 @@ func (v *GetDiagnosticsRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetDiagnosticsRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetDiagnosticsRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4848,7 +4972,11 @@ func (v *GetDiagnosticsResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetDiagnosticsResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetDiagnosticsResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4944,7 +5072,11 @@ func (v *GetInstalledCertificateIdsRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetInstalledCertificateIdsRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetInstalledCertificateIdsRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -4990,7 +5122,7 @@ func (v *GetInstalledCertificateIdsResponse) decode(d *ocppmsg.Decoder) *ocppmsg
 		switch string(key) {
 		case "certificateHashData":
 			seen |= 1 << 0
-			errs[0] = ocppmsg.Slice(d, &v.CertificateHashData, 1, (*CertificateHashData).decode)
+			errs[0] = decodeSliceOfCertificateHashData(d, &v.CertificateHashData, 1)
 		case "status":
 			seen |= 1 << 1
 			errs[1] = v.Status.decode(d)
@@ -5062,7 +5194,11 @@ func (v *GetInstalledCertificateIdsResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetInstalledCertificateIdsResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetInstalledCertificateIdsResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5133,7 +5269,11 @@ func (v *GetLocalListVersionRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetLocalListVersionRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetLocalListVersionRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5223,7 +5363,11 @@ func (v *GetLocalListVersionResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetLocalListVersionResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetLocalListVersionResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5356,7 +5500,11 @@ func (v *GetLogRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetLogRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetLogRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5460,7 +5608,11 @@ func (v *GetLogResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *GetLogResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*GetLogResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5529,7 +5681,11 @@ func (v *HeartbeatRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *HeartbeatRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*HeartbeatRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5622,7 +5778,11 @@ func (v *HeartbeatResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *HeartbeatResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*HeartbeatResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5730,7 +5890,11 @@ func (v *InstallCertificateRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *InstallCertificateRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*InstallCertificateRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5823,7 +5987,11 @@ func (v *InstallCertificateResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *InstallCertificateResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*InstallCertificateResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5927,7 +6095,11 @@ func (v *LogStatusNotificationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *LogStatusNotificationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*LogStatusNotificationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -5993,7 +6165,11 @@ func (v *LogStatusNotificationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *LogStatusNotificationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*LogStatusNotificationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6047,7 +6223,7 @@ func (v *MeterValuesRequest) decode(d *ocppmsg.Decoder) *ocppmsg.Error {
 			errs[1] = d.IntPtr(&v.TransactionID)
 		case "meterValue":
 			seen |= 1 << 2
-			errs[2] = ocppmsg.Slice(d, &v.MeterValue, 0, (*MeterValue).decode)
+			errs[2] = decodeSliceOfMeterValue(d, &v.MeterValue, 0)
 		default:
 			if extra == nil {
 				extra = d.Unknown(key)
@@ -6118,7 +6294,11 @@ func (v *MeterValuesRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *MeterValuesRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*MeterValuesRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6184,7 +6364,11 @@ func (v *MeterValuesResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *MeterValuesResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*MeterValuesResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6238,7 +6422,7 @@ func (v *RemoteStartTransactionRequest) decode(d *ocppmsg.Decoder) *ocppmsg.Erro
 			errs[1] = d.String(&v.IDTag, 20)
 		case "chargingProfile":
 			seen |= 1 << 2
-			errs[2] = ocppmsg.Ptr(d, &v.ChargingProfile, (*ChargingProfile).decode)
+			errs[2] = decodePtrChargingProfile(d, &v.ChargingProfile)
 		default:
 			if extra == nil {
 				extra = d.Unknown(key)
@@ -6301,7 +6485,11 @@ func (v *RemoteStartTransactionRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *RemoteStartTransactionRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*RemoteStartTransactionRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6394,7 +6582,11 @@ func (v *RemoteStartTransactionResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *RemoteStartTransactionResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*RemoteStartTransactionResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6487,7 +6679,11 @@ func (v *RemoteStopTransactionRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *RemoteStopTransactionRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*RemoteStopTransactionRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6580,7 +6776,11 @@ func (v *RemoteStopTransactionResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *RemoteStopTransactionResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*RemoteStopTransactionResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6717,7 +6917,11 @@ func (v *ReserveNowRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ReserveNowRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ReserveNowRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6810,7 +7014,11 @@ func (v *ReserveNowResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ReserveNowResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ReserveNowResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6906,7 +7114,11 @@ func (v *ResetRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ResetRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ResetRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -6999,7 +7211,11 @@ func (v *ResetResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ResetResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ResetResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7118,7 +7334,11 @@ func (v *SecurityEventNotificationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SecurityEventNotificationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SecurityEventNotificationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7186,7 +7406,11 @@ func (v *SecurityEventNotificationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SecurityEventNotificationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SecurityEventNotificationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7239,7 +7463,7 @@ func (v *SendLocalListRequest) decode(d *ocppmsg.Decoder) *ocppmsg.Error {
 			errs[0] = d.Int(&v.ListVersion)
 		case "localAuthorizationList":
 			seen |= 1 << 1
-			errs[1] = ocppmsg.Slice(d, &v.LocalAuthorizationList, 0, (*AuthorizationData).decode)
+			errs[1] = decodeSliceOfAuthorizationData(d, &v.LocalAuthorizationList, 0)
 		case "updateType":
 			seen |= 1 << 2
 			errs[2] = v.UpdateType.decode(d)
@@ -7316,7 +7540,11 @@ func (v *SendLocalListRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SendLocalListRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SendLocalListRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7409,7 +7637,11 @@ func (v *SendLocalListResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SendLocalListResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SendLocalListResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7514,7 +7746,11 @@ func (v *SetChargingProfileRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SetChargingProfileRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SetChargingProfileRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7607,7 +7843,11 @@ func (v *SetChargingProfileResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SetChargingProfileResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SetChargingProfileResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7703,7 +7943,11 @@ func (v *SignCertificateRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SignCertificateRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SignCertificateRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7796,7 +8040,11 @@ func (v *SignCertificateResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SignCertificateResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SignCertificateResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7902,7 +8150,11 @@ func (v *SignedFirmwareStatusNotificationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SignedFirmwareStatusNotificationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SignedFirmwareStatusNotificationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -7970,7 +8222,11 @@ func (v *SignedFirmwareStatusNotificationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SignedFirmwareStatusNotificationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SignedFirmwareStatusNotificationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -8093,7 +8349,11 @@ func (v *SignedUpdateFirmwareRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SignedUpdateFirmwareRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SignedUpdateFirmwareRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -8186,7 +8446,11 @@ func (v *SignedUpdateFirmwareResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SignedUpdateFirmwareResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SignedUpdateFirmwareResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -8320,7 +8584,11 @@ func (v *StartTransactionRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *StartTransactionRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*StartTransactionRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -8422,7 +8690,11 @@ func (v *StartTransactionResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *StartTransactionResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*StartTransactionResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -8585,7 +8857,11 @@ func (v *StatusNotificationRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *StatusNotificationRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*StatusNotificationRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -8651,7 +8927,11 @@ func (v *StatusNotificationResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *StatusNotificationResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*StatusNotificationResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -8717,7 +8997,7 @@ func (v *StopTransactionRequest) decode(d *ocppmsg.Decoder) *ocppmsg.Error {
 			errs[4] = v.Reason.decode(d)
 		case "transactionData":
 			seen |= 1 << 5
-			errs[5] = ocppmsg.Slice(d, &v.TransactionData, 0, (*MeterValue).decode)
+			errs[5] = decodeSliceOfMeterValue(d, &v.TransactionData, 0)
 		default:
 			if extra == nil {
 				extra = d.Unknown(key)
@@ -8810,7 +9090,11 @@ func (v *StopTransactionRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *StopTransactionRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*StopTransactionRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -8853,7 +9137,7 @@ func (v *StopTransactionResponse) decode(d *ocppmsg.Decoder) *ocppmsg.Error {
 		switch string(key) {
 		case "idTagInfo":
 			seen |= 1 << 0
-			errs[0] = ocppmsg.Ptr(d, &v.IDTagInfo, (*IDTagInfo).decode)
+			errs[0] = decodePtrIDTagInfo(d, &v.IDTagInfo)
 		default:
 			if extra == nil {
 				extra = d.Unknown(key)
@@ -8902,7 +9186,11 @@ func (v *StopTransactionResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *StopTransactionResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*StopTransactionResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -9006,7 +9294,11 @@ func (v *TriggerMessageRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *TriggerMessageRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*TriggerMessageRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -9099,7 +9391,11 @@ func (v *TriggerMessageResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *TriggerMessageResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*TriggerMessageResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -9192,7 +9488,11 @@ func (v *UnlockConnectorRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *UnlockConnectorRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*UnlockConnectorRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -9285,7 +9585,11 @@ func (v *UnlockConnectorResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *UnlockConnectorResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*UnlockConnectorResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -9409,7 +9713,11 @@ func (v *UpdateFirmwareRequest) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *UpdateFirmwareRequest) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*UpdateFirmwareRequest).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -9475,7 +9783,11 @@ func (v *UpdateFirmwareResponse) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *UpdateFirmwareResponse) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*UpdateFirmwareResponse).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -9522,7 +9834,7 @@ func (v *AuthorizationData) decode(d *ocppmsg.Decoder) *ocppmsg.Error {
 			errs[0] = d.String(&v.IDTag, 20)
 		case "idTagInfo":
 			seen |= 1 << 1
-			errs[1] = ocppmsg.Ptr(d, &v.IDTagInfo, (*IDTagInfo).decode)
+			errs[1] = decodePtrIDTagInfo(d, &v.IDTagInfo)
 		default:
 			if extra == nil {
 				extra = d.Unknown(key)
@@ -9581,7 +9893,11 @@ func (v *AuthorizationData) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *AuthorizationData) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*AuthorizationData).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -9824,7 +10140,11 @@ func (v *CertificateHashData) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *CertificateHashData) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*CertificateHashData).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -10169,7 +10489,11 @@ func (v *ChargingProfile) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ChargingProfile) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ChargingProfile).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -10370,7 +10694,7 @@ func (v *ChargingSchedule) decode(d *ocppmsg.Decoder) *ocppmsg.Error {
 			errs[2] = v.ChargingRateUnit.decode(d)
 		case "chargingSchedulePeriod":
 			seen |= 1 << 3
-			errs[3] = ocppmsg.Slice(d, &v.ChargingSchedulePeriod, 0, (*ChargingSchedulePeriod).decode)
+			errs[3] = decodeSliceOfChargingSchedulePeriod(d, &v.ChargingSchedulePeriod, 0)
 		case "minChargingRate":
 			seen |= 1 << 4
 			errs[4] = d.FloatPtr(&v.MinChargingRate, multipleOf0_1)
@@ -10465,7 +10789,11 @@ func (v *ChargingSchedule) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ChargingSchedule) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ChargingSchedule).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -10575,7 +10903,11 @@ func (v *ChargingSchedulePeriod) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *ChargingSchedulePeriod) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*ChargingSchedulePeriod).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -10957,7 +11289,11 @@ func (v *Firmware) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *Firmware) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*Firmware).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -11228,7 +11564,11 @@ func (v *IDTagInfo) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *IDTagInfo) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*IDTagInfo).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -11378,7 +11718,11 @@ func (v *KeyValue) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *KeyValue) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*KeyValue).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -11540,7 +11884,11 @@ func (v *LogParameters) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *LogParameters) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*LogParameters).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -11798,7 +12146,7 @@ func (v *MeterValue) decode(d *ocppmsg.Decoder) *ocppmsg.Error {
 			errs[0] = d.Time(&v.Timestamp)
 		case "sampledValue":
 			seen |= 1 << 1
-			errs[1] = ocppmsg.Slice(d, &v.SampledValue, 0, (*SampledValue).decode)
+			errs[1] = decodeSliceOfSampledValue(d, &v.SampledValue, 0)
 		default:
 			if extra == nil {
 				extra = d.Unknown(key)
@@ -11868,7 +12216,11 @@ func (v *MeterValue) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *MeterValue) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*MeterValue).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -12343,7 +12695,11 @@ func (v *SampledValue) validate() *ocppmsg.Error {
 
 // UnmarshalOCPP decodes and validates a payload.
 func (v *SampledValue) UnmarshalOCPP(data []byte) error {
-	return ocppmsg.Unmarshal(data, v, (*SampledValue).decode)
+	var d ocppmsg.Decoder
+	if err := d.Start(data); err != nil {
+		return err
+	}
+	return d.Finish(v.decode(&d))
 }
 
 // UnmarshalJSON is UnmarshalOCPP for encoding/json; null is left alone.
@@ -12838,11 +13194,72 @@ var firmwareStatusNotificationRequestFields = [...]string{"status"}
 
 var getCompositeScheduleRequestFields = [...]string{"connectorId", "duration", "chargingRateUnit"}
 
+func decodePtrChargingSchedule(d *ocppmsg.Decoder, dst **ChargingSchedule) *ocppmsg.Error {
+	p := new(ChargingSchedule)
+	err := p.decode(d)
+	*dst = p
+	return err
+}
+
 var getCompositeScheduleResponseFields = [...]string{"status", "connectorId", "scheduleStart", "chargingSchedule"}
 
-func decodeElem0(v *string, d *ocppmsg.Decoder) *ocppmsg.Error { return d.String(&(*v), 50) }
+func decodeSlice1(d *ocppmsg.Decoder, dst *[]string, minItems int) *ocppmsg.Error {
+	if err := d.Array(); err != nil || d.Err() != nil {
+		return err
+	}
+	var buf [16]string
+	items := buf[:0]
+	var first *ocppmsg.Error
+	for i := 0; d.Elem(); i++ {
+		items = append(items, "")
+		if err := d.String(&items[i], 50); err != nil && first == nil {
+			first = err.At(i)
+		}
+		if d.Err() != nil {
+			return nil
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if len(items) < minItems {
+		return ocppmsg.TooFew(minItems)
+	}
+	out := make([]string, len(items))
+	copy(out, items)
+	*dst = out
+	return nil
+}
 
 var getConfigurationRequestFields = [...]string{"key"}
+
+func decodeSliceOfKeyValue(d *ocppmsg.Decoder, dst *[]KeyValue, minItems int) *ocppmsg.Error {
+	if err := d.Array(); err != nil || d.Err() != nil {
+		return err
+	}
+	var buf [16]KeyValue
+	items := buf[:0]
+	var first *ocppmsg.Error
+	for i := 0; d.Elem(); i++ {
+		items = append(items, KeyValue{})
+		if err := items[i].decode(d); err != nil && first == nil {
+			first = err.At(i)
+		}
+		if d.Err() != nil {
+			return nil
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if len(items) < minItems {
+		return ocppmsg.TooFew(minItems)
+	}
+	out := make([]KeyValue, len(items))
+	copy(out, items)
+	*dst = out
+	return nil
+}
 
 var getConfigurationResponseFields = [...]string{"configurationKey", "unknownKey"}
 
@@ -12851,6 +13268,34 @@ var getDiagnosticsRequestFields = [...]string{"location", "retries", "retryInter
 var getDiagnosticsResponseFields = [...]string{"fileName"}
 
 var getInstalledCertificateIdsRequestFields = [...]string{"certificateType"}
+
+func decodeSliceOfCertificateHashData(d *ocppmsg.Decoder, dst *[]CertificateHashData, minItems int) *ocppmsg.Error {
+	if err := d.Array(); err != nil || d.Err() != nil {
+		return err
+	}
+	var buf [16]CertificateHashData
+	items := buf[:0]
+	var first *ocppmsg.Error
+	for i := 0; d.Elem(); i++ {
+		items = append(items, CertificateHashData{})
+		if err := items[i].decode(d); err != nil && first == nil {
+			first = err.At(i)
+		}
+		if d.Err() != nil {
+			return nil
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if len(items) < minItems {
+		return ocppmsg.TooFew(minItems)
+	}
+	out := make([]CertificateHashData, len(items))
+	copy(out, items)
+	*dst = out
+	return nil
+}
 
 var getInstalledCertificateIdsResponseFields = [...]string{"certificateHashData", "status"}
 
@@ -12868,7 +13313,42 @@ var installCertificateResponseFields = [...]string{"status"}
 
 var logStatusNotificationRequestFields = [...]string{"status", "requestId"}
 
+func decodeSliceOfMeterValue(d *ocppmsg.Decoder, dst *[]MeterValue, minItems int) *ocppmsg.Error {
+	if err := d.Array(); err != nil || d.Err() != nil {
+		return err
+	}
+	var buf [16]MeterValue
+	items := buf[:0]
+	var first *ocppmsg.Error
+	for i := 0; d.Elem(); i++ {
+		items = append(items, MeterValue{})
+		if err := items[i].decode(d); err != nil && first == nil {
+			first = err.At(i)
+		}
+		if d.Err() != nil {
+			return nil
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if len(items) < minItems {
+		return ocppmsg.TooFew(minItems)
+	}
+	out := make([]MeterValue, len(items))
+	copy(out, items)
+	*dst = out
+	return nil
+}
+
 var meterValuesRequestFields = [...]string{"connectorId", "transactionId", "meterValue"}
+
+func decodePtrChargingProfile(d *ocppmsg.Decoder, dst **ChargingProfile) *ocppmsg.Error {
+	p := new(ChargingProfile)
+	err := p.decode(d)
+	*dst = p
+	return err
+}
 
 var remoteStartTransactionRequestFields = [...]string{"connectorId", "idTag", "chargingProfile"}
 
@@ -12887,6 +13367,34 @@ var resetRequestFields = [...]string{"type"}
 var resetResponseFields = [...]string{"status"}
 
 var securityEventNotificationRequestFields = [...]string{"type", "timestamp", "techInfo"}
+
+func decodeSliceOfAuthorizationData(d *ocppmsg.Decoder, dst *[]AuthorizationData, minItems int) *ocppmsg.Error {
+	if err := d.Array(); err != nil || d.Err() != nil {
+		return err
+	}
+	var buf [16]AuthorizationData
+	items := buf[:0]
+	var first *ocppmsg.Error
+	for i := 0; d.Elem(); i++ {
+		items = append(items, AuthorizationData{})
+		if err := items[i].decode(d); err != nil && first == nil {
+			first = err.At(i)
+		}
+		if d.Err() != nil {
+			return nil
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if len(items) < minItems {
+		return ocppmsg.TooFew(minItems)
+	}
+	out := make([]AuthorizationData, len(items))
+	copy(out, items)
+	*dst = out
+	return nil
+}
 
 var sendLocalListRequestFields = [...]string{"listVersion", "localAuthorizationList", "updateType"}
 
@@ -12914,6 +13422,13 @@ var statusNotificationRequestFields = [...]string{"connectorId", "errorCode", "i
 
 var stopTransactionRequestFields = [...]string{"idTag", "meterStop", "timestamp", "transactionId", "reason", "transactionData"}
 
+func decodePtrIDTagInfo(d *ocppmsg.Decoder, dst **IDTagInfo) *ocppmsg.Error {
+	p := new(IDTagInfo)
+	err := p.decode(d)
+	*dst = p
+	return err
+}
+
 var stopTransactionResponseFields = [...]string{"idTagInfo"}
 
 var triggerMessageRequestFields = [...]string{"requestedMessage", "connectorId"}
@@ -12932,6 +13447,34 @@ var certificateHashDataFields = [...]string{"hashAlgorithm", "issuerNameHash", "
 
 var chargingProfileFields = [...]string{"chargingProfileId", "transactionId", "stackLevel", "chargingProfilePurpose", "chargingProfileKind", "recurrencyKind", "validFrom", "validTo", "chargingSchedule"}
 
+func decodeSliceOfChargingSchedulePeriod(d *ocppmsg.Decoder, dst *[]ChargingSchedulePeriod, minItems int) *ocppmsg.Error {
+	if err := d.Array(); err != nil || d.Err() != nil {
+		return err
+	}
+	var buf [16]ChargingSchedulePeriod
+	items := buf[:0]
+	var first *ocppmsg.Error
+	for i := 0; d.Elem(); i++ {
+		items = append(items, ChargingSchedulePeriod{})
+		if err := items[i].decode(d); err != nil && first == nil {
+			first = err.At(i)
+		}
+		if d.Err() != nil {
+			return nil
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if len(items) < minItems {
+		return ocppmsg.TooFew(minItems)
+	}
+	out := make([]ChargingSchedulePeriod, len(items))
+	copy(out, items)
+	*dst = out
+	return nil
+}
+
 var chargingScheduleFields = [...]string{"duration", "startSchedule", "chargingRateUnit", "chargingSchedulePeriod", "minChargingRate"}
 
 var chargingSchedulePeriodFields = [...]string{"startPeriod", "limit", "numberPhases"}
@@ -12943,6 +13486,34 @@ var idTagInfoFields = [...]string{"expiryDate", "parentIdTag", "status"}
 var keyValueFields = [...]string{"key", "readonly", "value"}
 
 var logParametersFields = [...]string{"remoteLocation", "oldestTimestamp", "latestTimestamp"}
+
+func decodeSliceOfSampledValue(d *ocppmsg.Decoder, dst *[]SampledValue, minItems int) *ocppmsg.Error {
+	if err := d.Array(); err != nil || d.Err() != nil {
+		return err
+	}
+	var buf [16]SampledValue
+	items := buf[:0]
+	var first *ocppmsg.Error
+	for i := 0; d.Elem(); i++ {
+		items = append(items, SampledValue{})
+		if err := items[i].decode(d); err != nil && first == nil {
+			first = err.At(i)
+		}
+		if d.Err() != nil {
+			return nil
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if len(items) < minItems {
+		return ocppmsg.TooFew(minItems)
+	}
+	out := make([]SampledValue, len(items))
+	copy(out, items)
+	*dst = out
+	return nil
+}
 
 var meterValueFields = [...]string{"timestamp", "sampledValue"}
 
