@@ -27,7 +27,7 @@ fmt-check:
 fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFrame$$' -fuzztime $(FUZZTIME) ./ocpp
 	$(GO) test -run '^$$' -fuzz '^FuzzConnInput$$' -fuzztime $(FUZZTIME) ./ocpp
-	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./ocpp/v16
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime 40s ./ocpp/v16
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./internal/jsonlex
 
 bench: ## hot-path benchmarks (see docs/performance.md)
