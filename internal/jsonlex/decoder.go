@@ -608,31 +608,13 @@ func (d *Decoder) skip(depth int) bool {
 	}
 }
 
-// scanStr checks a string without unescaping it.
+// scanStr checks a string and returns its raw bytes, quotes included.
 func (d *Decoder) scanStr() ([]byte, bool) {
-	i := d.pos + 1
-	for i < len(d.buf) {
-		if plain[d.buf[i]] {
-			i++
-			continue
-		}
-		switch c := d.buf[i]; {
-		case c == '"':
-			s := d.buf[d.pos : i+1]
-			d.pos = i + 1
-			return s, true
-		case c == '\\':
-			return d.str()
-		case c < 0x20:
-			d.pos = i
-			d.fail("control character in string")
-			return nil, false
-		}
-		i++
+	start := d.pos
+	if _, ok := d.str(); !ok {
+		return nil, false
 	}
-	d.pos = i
-	d.fail("unterminated string")
-	return nil, false
+	return d.buf[start:d.pos], true
 }
 
 // End reports whether only whitespace remains; otherwise it records a

@@ -173,69 +173,18 @@ func (m *Multiple) Lit(lit []byte) bool {
 	return r.Quo(r, m.rat).IsInt()
 }
 
-// decimal splits a JSON number literal into its significant digits (no
+// decimal returns the significant digits of a JSON number literal (no
 // leading or trailing zeros; "" for zero) and the position of the decimal
 // point relative to them: the value is 0.sig × 10^point.
 func decimal(lit []byte) (sig string, point int, neg, ok bool) {
-	i := 0
-	if i < len(lit) && lit[i] == '-' {
-		neg = true
-		i++
+	x, ok := jsonlex.ParseDecimal(lit)
+	if !ok {
+		return "", 0, false, false
 	}
-	var digits []byte
-	n := 0
-	for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
-		digits = append(digits, lit[i])
-		i++
-		n++
+	lo, hi, point := x.Significant()
+	b := make([]byte, 0, hi-lo)
+	for k := lo; k < hi; k++ {
+		b = append(b, x.Digit(k))
 	}
-	if n == 0 {
-		return "", 0, neg, false
-	}
-	point = n
-	if i < len(lit) && lit[i] == '.' {
-		i++
-		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
-			digits = append(digits, lit[i])
-			i++
-		}
-	}
-	if i < len(lit) && (lit[i] == 'e' || lit[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(lit) && (lit[i] == '+' || lit[i] == '-') {
-			eneg = lit[i] == '-'
-			i++
-		}
-		exp, nd := 0, 0
-		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
-			if exp < 1e9 {
-				exp = exp*10 + int(lit[i]-'0')
-			}
-			i++
-			nd++
-		}
-		if nd == 0 {
-			return "", 0, neg, false
-		}
-		if eneg {
-			exp = -exp
-		}
-		point += exp
-	}
-	if i != len(lit) {
-		return "", 0, neg, false
-	}
-	lo, hi := 0, len(digits)
-	for lo < hi && digits[lo] == '0' {
-		lo++
-		point--
-	}
-	for hi > lo && digits[hi-1] == '0' {
-		hi--
-	}
-	if lo == hi {
-		return "", 0, neg, true
-	}
-	return string(digits[lo:hi]), point, neg, true
+	return string(b), point, x.Neg, true
 }
