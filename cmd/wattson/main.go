@@ -200,7 +200,6 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/ocpp/", ocppSrv)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -213,7 +212,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 		return err
 	}
 	hs := &http.Server{
-		Handler:           mux,
+		Handler:           ocppFirst(ocppSrv, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
@@ -235,6 +234,19 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	err = hs.Shutdown(shutCtx)
 	ocppSrv.CloseAll()
 	return err
+}
+
+// ocppFirst sends /ocpp/… straight to the OCPP server. ServeMux would
+// redirect a path such as /ocpp//CP1, which chargers configured with a
+// trailing slash produce, and chargers do not follow redirects.
+func ocppFirst(ocppSrv http.Handler, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/ocpp/") {
+			ocppSrv.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func displayAddr(a net.Addr) string {

@@ -71,7 +71,8 @@ func TestServeAnswersACharger(t *testing.T) {
 		c.Close()
 		t.Fatal("dial without subprotocols must fail")
 	}
-	c, err = ocpp.Dial(ctx, "ws://"+addr+"/ocpp/Garage-1", ocpp.DialOptions{Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6"}}})
+	// A charger configured with a trailing slash sends /ocpp//Garage-1.
+	c, err = ocpp.Dial(ctx, "ws://"+addr+"/ocpp//Garage-1", ocpp.DialOptions{Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,9 +23,15 @@ import (
 // closed when the test ends.
 func NewServer(t testing.TB, srv *ocpp.Server) string {
 	t.Helper()
-	mux := http.NewServeMux()
-	mux.Handle("/ocpp/", srv)
-	hs := httptest.NewServer(mux)
+	// No ServeMux: it would redirect /ocpp//CP1, which chargers configured
+	// with a trailing slash send.
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/ocpp/") {
+			http.NotFound(w, r)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		srv.CloseAll()
 		hs.Close()
