@@ -12,9 +12,8 @@ import (
 	"time"
 
 	"github.com/wattson-csms/wattson/csms"
-	"github.com/wattson-csms/wattson/ocpp"
-	"github.com/wattson-csms/wattson/ocpp/ocpptest"
 	"github.com/wattson-csms/wattson/ocpp/v16"
+	"github.com/wattson-csms/wattson/store"
 )
 
 // TestInteropOCPPRPCStrict runs a charger we did not write, built on the
@@ -37,13 +36,8 @@ func TestInteropOCPPRPCStrict(t *testing.T) {
 		t.Skipf("skipped: needs node and `npm ci --prefix interop/ocpprpc` (%v)", err)
 	}
 
-	svc := csms.New(csms.Config{HeartbeatInterval: time.Minute})
-	srv := &ocpp.Server{
-		Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6", Handler: svc.Router()}},
-		OnConnect:    svc.Connected,
-		OnDisconnect: svc.Disconnected,
-	}
-	url := ocpptest.NewServer(t, srv)
+	e := newEnv(t, func(c *csms.Config) { c.UnknownChargers = store.RegistrationAccepted })
+	srv, url := e.srv, e.url
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -82,8 +76,11 @@ func TestInteropOCPPRPCStrict(t *testing.T) {
 	if hb, _ := res["heartbeat"].(map[string]any); hb["currentTime"] == nil {
 		t.Errorf("Heartbeat answer: %v", res["heartbeat"])
 	}
+	if info, _ := res["authorize"].(map[string]any)["idTagInfo"].(map[string]any); info["status"] != "Invalid" {
+		t.Errorf("Authorize of an unknown tag: %v", res["authorize"])
+	}
 	if res["notSupported"] != "NotSupported" {
-		t.Errorf("Authorize: want CALLERROR NotSupported, got %v", res["notSupported"])
+		t.Errorf("ClearCache sent by a charger: want CALLERROR NotSupported, got %v", res["notSupported"])
 	}
 	inv, _ := res["invalid"].(map[string]any)
 	if inv["code"] != "PropertyConstraintViolation" {
@@ -120,19 +117,6 @@ func TestInteropOCPPRPCStrict(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("charger exited with %v\n%s", err, stderr.String())
 	}
-	if got := svc.Chargers(); len(got) != 0 {
-		// Both chargers hung up; the service forgets closed connections.
-		waitGone(t, svc)
-	}
-}
-
-func waitGone(t *testing.T, svc *csms.Service) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(svc.Chargers()) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("chargers still listed after they hung up: %+v", svc.Chargers())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Both chargers hung up; the service forgets their connections.
+	e.waitFor("chargers to go offline", func() bool { return !e.svc.IsConnected("RPC-1") && !e.svc.IsConnected("RPC-1-lax") })
 }

@@ -11,19 +11,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/wattson-csms/wattson/api"
 	"github.com/wattson-csms/wattson/csms"
 	"github.com/wattson-csms/wattson/ocpp"
+	"github.com/wattson-csms/wattson/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -105,6 +105,12 @@ func versionString() string {
 
 type serveConfig struct {
 	listen            string
+	db                string
+	unknownChargers   store.Registration
+	allowConcurrentTx bool
+	messageLogKeep    int
+	adminToken        string
+	tlsCert, tlsKey   string
 	pingInterval      time.Duration
 	pongWait          time.Duration
 	maxMessageSize    int
@@ -120,6 +126,13 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.listen, "listen", envOr("WATTSON_LISTEN", ":8180"), "address to listen on; chargers connect to ws://HOST:PORT/ocpp/{chargerId}")
+	fs.StringVar(&cfg.db, "db", envOr("WATTSON_DB", "sqlite:wattson.db"), "database: sqlite:PATH (embedded, the default) or postgres://user@host/db")
+	unknown := fs.String("unknown-chargers", "pending", "what an unknown charger gets at boot: accept, pending (wait for approval) or reject")
+	fs.BoolVar(&cfg.allowConcurrentTx, "allow-concurrent-tx", false, "let one id tag run several transactions at once (otherwise ConcurrentTx)")
+	fs.IntVar(&cfg.messageLogKeep, "message-log-keep", 1000, "OCPP frames kept per charger in the message log (0 disables it)")
+	fs.StringVar(&cfg.adminToken, "admin-token", os.Getenv("WATTSON_ADMIN_TOKEN"), "bearer token with the admin role for the API (or WATTSON_ADMIN_TOKEN)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "TLS certificate file: serve https and wss (OCPP security profile 2)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "TLS private key file for -tls-cert")
 	fs.DurationVar(&cfg.pingInterval, "ping-interval", ocpp.DefaultPingInterval, "websocket ping after this much silence from a charger; 0 disables")
 	fs.DurationVar(&cfg.pongWait, "pong-wait", ocpp.DefaultPongWait, "close a charger that sends nothing this long after a ping")
 	fs.IntVar(&cfg.maxMessageSize, "max-message-size", ocpp.DefaultMaxMessageSize, "largest OCPP message accepted from a charger, in bytes")
@@ -143,6 +156,28 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		cfg.logJSON = true
 	default:
 		return cfg, fmt.Errorf("-log-format %q: want text or json", *format)
+	}
+	switch strings.ToLower(*unknown) {
+	case "accept":
+		cfg.unknownChargers = store.RegistrationAccepted
+	case "pending":
+		cfg.unknownChargers = store.RegistrationPending
+	case "reject":
+		cfg.unknownChargers = store.RegistrationRejected
+	default:
+		return cfg, fmt.Errorf("-unknown-chargers %q: want accept, pending or reject", *unknown)
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return cfg, errors.New("-tls-cert and -tls-key go together")
+	}
+	if cfg.messageLogKeep < 0 {
+		return cfg, errors.New("-message-log-keep must not be negative")
+	}
+	if cfg.messageLogKeep == 0 {
+		cfg.messageLogKeep = -1 // csms: negative disables
+	}
+	if _, _, err := openerFor(cfg.db); err != nil {
+		return cfg, err
 	}
 	if _, _, err := net.SplitHostPort(cfg.listen); err != nil {
 		return cfg, fmt.Errorf("-listen %q: %v", cfg.listen, err)
@@ -183,28 +218,66 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	}
 	log := slog.New(h)
 
-	svc := csms.New(csms.Config{Logger: log, HeartbeatInterval: cfg.heartbeatInterval})
+	kind, open, err := openerFor(cfg.db)
+	if err != nil {
+		return err
+	}
+	st, err := open(ctx)
+	if err != nil {
+		return fmt.Errorf("opening the %s database: %w", kind, err)
+	}
+	defer st.Close()
+
+	svc, err := csms.New(csms.Config{
+		Store:             st,
+		Logger:            log,
+		UnknownChargers:   cfg.unknownChargers,
+		HeartbeatInterval: cfg.heartbeatInterval,
+		AllowConcurrentTx: cfg.allowConcurrentTx,
+		MessageLogKeep:    cfg.messageLogKeep,
+	})
+	if err != nil {
+		return err
+	}
+	auth := newChargerAuth(st)
 	ocppSrv := &ocpp.Server{
 		Subprotocols:       []ocpp.Subprotocol{{Name: "ocpp1.6", Handler: svc.Router()}},
 		RequireSubprotocol: cfg.requireProtocol,
 		MaxConnections:     cfg.maxConnections,
+		Authenticate:       auth.authenticate,
 		Options: ocpp.Options{
 			MaxMessageSize: cfg.maxMessageSize,
 			PingInterval:   cfg.pingInterval,
 			PongWait:       cfg.pongWait,
 			Logger:         log,
+			OnFrame:        svc.Frame,
 		},
 		OnConnect:    svc.Connected,
 		OnDisconnect: svc.Disconnected,
 		BaseContext:  ctx,
 	}
+	svc.SetConns(ocppSrv)
+	svcCtx, stopSvc := context.WithCancel(context.WithoutCancel(ctx))
+	svcDone := make(chan struct{})
+	go func() { svc.Run(svcCtx); close(svcDone) }()
+	defer func() { stopSvc(); <-svcDone }()
+
+	apiSrv, err := api.New(api.Config{CSMS: svc, AdminToken: cfg.adminToken, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer apiSrv.Close()
+	if cfg.adminToken == "" {
+		log.Warn("no -admin-token or WATTSON_ADMIN_TOKEN: the API accepts only tokens created earlier")
+	}
 
 	mux := http.NewServeMux()
+	mux.Handle(api.Prefix+"/", apiSrv)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		writeStatus(w, svc, ocppSrv.Metrics())
+		writeStatus(r.Context(), w, svc, ocppSrv.Metrics())
 	})
 
 	ln, err := net.Listen("tcp", cfg.listen)
@@ -217,12 +290,25 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
 	}
-	log.Info("wattson serving", "version", versionString(), "ocpp", "ws://"+displayAddr(ln.Addr())+"/ocpp/{chargerId}", "status", "http://"+displayAddr(ln.Addr())+"/")
+	// Open event streams end at shutdown instead of holding it up.
+	hs.RegisterOnShutdown(apiSrv.Close)
+	scheme, wsScheme := "http", "ws"
+	if cfg.tlsCert != "" {
+		scheme, wsScheme = "https", "wss"
+	}
+	log.Info("wattson serving", "version", versionString(), "db", kind,
+		"ocpp", wsScheme+"://"+displayAddr(ln.Addr())+"/ocpp/{chargerId}", "status", scheme+"://"+displayAddr(ln.Addr())+"/")
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if cfg.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -260,17 +346,29 @@ func displayAddr(a net.Addr) string {
 	return s
 }
 
-// writeStatus writes a plain-text page of what is connected.
-func writeStatus(w http.ResponseWriter, svc *csms.Service, m *ocpp.Metrics) {
+// writeStatus writes a plain-text page of the chargers and what the OCPP
+// layer has counted; the dashboard will replace it.
+func writeStatus(ctx context.Context, w http.ResponseWriter, svc *csms.Service, m *ocpp.Metrics) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	chargers := svc.Chargers()
-	fmt.Fprintf(w, "Wattson %s\n\n%d charger(s) connected. Point a charger at ws://<this host>/ocpp/<chargerId> (OCPP 1.6J).\n\n",
-		versionString(), len(chargers))
+	chargers, err := svc.Store().ListChargers(ctx, store.ChargerFilter{Limit: 1000})
+	if err != nil {
+		http.Error(w, "could not read the chargers: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintf(w, "Wattson %s\n\n%d charger(s) known, %d connected. Point a charger at ws://<this host>/ocpp/<chargerId> (OCPP 1.6J).\n\n",
+		versionString(), len(chargers), len(svc.ConnectedIDs()))
 	for _, ch := range chargers {
-		fmt.Fprintf(w, "%-24s %s %s  firmware %s  last seen %s\n", ch.ID, ch.Vendor, ch.Model, ch.Firmware, ch.LastSeen.Format(time.RFC3339))
-		for _, id := range slices.Sorted(maps.Keys(ch.Connectors)) {
-			c := ch.Connectors[id]
-			fmt.Fprintf(w, "    connector %d: %s (%s)\n", id, c.Status, c.ErrorCode)
+		state := "offline"
+		if svc.IsConnected(ch.ID) {
+			state = "online"
+		}
+		fmt.Fprintf(w, "%-24s %-8s %-9s %s %s  firmware %s\n", ch.ID, state, ch.Registration, ch.Vendor, ch.Model, ch.FirmwareVersion)
+		conns, err := svc.Store().ListConnectors(ctx, ch.ID)
+		if err != nil {
+			continue
+		}
+		for _, c := range conns {
+			fmt.Fprintf(w, "    connector %d: %s (%s)\n", c.ConnectorID, c.Status, c.ErrorCode)
 		}
 	}
 	fmt.Fprintf(w, "\nframes in %d, out %d, bad %d, oversized %d; connections accepted %d, refused %d, replaced %d\n",

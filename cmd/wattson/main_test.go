@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -35,7 +36,8 @@ func (s *syncBuffer) String() string {
 
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
-	cfg, err := parseServeFlags(append([]string{"-listen", "127.0.0.1:0"}, args...), io.Discard)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "wattson.db")
+	cfg, err := parseServeFlags(append([]string{"-listen", "127.0.0.1:0", "-db", db}, args...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,7 @@ func startServe(t *testing.T, args ...string) string {
 }
 
 func TestServeAnswersACharger(t *testing.T) {
-	addr := startServe(t, "-heartbeat-interval", "60s")
+	addr := startServe(t, "-heartbeat-interval", "60s", "-unknown-chargers", "accept")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := ocpp.Dial(ctx, "ws://"+addr+"/ocpp/Garage-1", ocpp.DialOptions{})
@@ -95,11 +97,11 @@ func TestServeAnswersACharger(t *testing.T) {
 	// An action the central system does not handle yet, one a charger must
 	// not send, and one that does not exist.
 	for action, code := range map[string]ocpp.ErrorCode{
-		"Authorize":  ocpp.NotSupported,
+		"ClearCache": ocpp.NotSupported,
 		"Reset":      ocpp.NotSupported,
 		"MakeCoffee": ocpp.NotImplemented,
 	} {
-		_, err := c.Call(ctx, action, ocpp.RawJSON(`{"idTag":"x","type":"Soft"}`))
+		_, err := c.Call(ctx, action, ocpp.RawJSON(`{"type":"Soft"}`))
 		var e *ocpp.Error
 		if !errors.As(err, &e) || e.Code != code {
 			t.Errorf("%s: got %v, want %s", action, err, code)
@@ -117,7 +119,7 @@ func TestServeAnswersACharger(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"1 charger(s) connected", "Garage-1", "DIY Wallbox", "connector 1: Charging"} {
+	for _, want := range []string{"1 charger(s) known, 1 connected", "Garage-1", "online", "Accepted", "DIY Wallbox", "connector 1: Charging"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("status page lacks %q:\n%s", want, page)
 		}
@@ -130,6 +132,9 @@ func TestBadFlags(t *testing.T) {
 		{"serve", "-ping-interval", "-1s"},
 		{"serve", "-max-message-size", "10"},
 		{"serve", "-log-level", "loud"},
+		{"serve", "-db", "mysql://x"},
+		{"serve", "-unknown-chargers", "maybe"},
+		{"serve", "-tls-cert", "a.pem"},
 		{"serve", "extra"},
 		{"fly"},
 		{},

@@ -33,9 +33,12 @@ try {
   const boot = await strict.call('BootNotification', { chargePointVendor: 'ocpp-rpc', chargePointModel: 'strict', firmwareVersion: '2.2.1' });
   await strict.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Available', timestamp: new Date().toISOString() });
   const heartbeat = await strict.call('Heartbeat', {});
+  const authorize = await strict.call('Authorize', { idTag: 'CARD-1' });
+  // An action that only the central system sends: the central system
+  // must refuse it.
   let notSupported = null;
   try {
-    await strict.call('Authorize', { idTag: 'CARD-1' });
+    await strict.call('ClearCache', {});
   } catch (e) {
     notSupported = e.rpcErrorCode;
   }
@@ -52,7 +55,7 @@ try {
   }
   await lax.close();
 
-  out({ boot, heartbeat, notSupported, invalid, protocol: strict.protocol });
+  out({ boot, heartbeat, authorize, notSupported, invalid, protocol: strict.protocol });
   out({ booted: true });
 } catch (e) {
   fail(e);

@@ -1,0 +1,13 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/wattson-csms/wattson/store"
+	"github.com/wattson-csms/wattson/store/storetest"
+)
+
+func BenchmarkStore(b *testing.B) {
+	baseURL(b)
+	storetest.Bench(b, func(b *testing.B) store.Store { return open(b) })
+}

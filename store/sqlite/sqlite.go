@@ -1,0 +1,182 @@
+// Package sqlite is the SQLite implementation of store.Store: one database
+// file, the default for a single node. It uses modernc.org/sqlite, a pure Go
+// driver, so Wattson cross-builds for ARM without cgo.
+//
+// SQLite has one writer at a time. All writes go through one connection
+// (a pool of one, so writers queue in Go instead of failing with "database is
+// locked"); reads use a separate read-only pool and, thanks to WAL, never wait
+// for a write. synchronous=FULL makes every committed write durable before it
+// returns: a transaction message is acknowledged to the charger only then.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/wattson-csms/wattson/store"
+	"github.com/wattson-csms/wattson/store/internal/schema"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a store.Store on one SQLite file.
+type DB struct {
+	w *sql.DB // the single writer
+	r *sql.DB // read-only pool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating it if needed) the database file at path and brings
+// its schema up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("sqlite: open %q: %w: path must be a plain file name", path, store.ErrInvalid)
+	}
+	// busy_timeout still matters with one writer per process: another
+	// process (wattson migrate, a backup) may hold the lock for a moment.
+	// _txlock=immediate takes the write lock at BEGIN, so a transaction
+	// never fails halfway when upgrading from a read lock.
+	common := "_busy_timeout=10000&_foreign_keys=1"
+	w, err := sql.Open("sqlite", path+"?"+common+"&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: migrate %q: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", path+"?"+common+"&_query_only=1")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	return &DB{w: w, r: r}, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// migrate applies the embedded migrations that schema_migrations does not
+// list yet, each in its own transaction (see package store/internal/schema
+// for why this is not goose).
+func migrate(ctx context.Context, w *sql.DB) error {
+	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return err
+	}
+	files, err := schema.Load(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		// BEGIN IMMEDIATE (see Open) makes the check and the apply atomic
+		// also against another process migrating the same file.
+		err := inTx(ctx, w, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, f.Version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, f.SQL); err != nil {
+				return fmt.Errorf("%s: %w", f.Name, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, f.Version, toMicros(time.Now()))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction and commits it when fn returns nil.
+func inTx(ctx context.Context, w *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return inTx(ctx, db.w, fn)
+}
+
+// Times are microseconds since the epoch: the precision PostgreSQL keeps,
+// so both stores return the same values.
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func sqliteCode(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+func isUnique(err error) bool {
+	c := sqliteCode(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+func isForeignKey(err error) bool {
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// lowerContains is the case-insensitive substring test of the list
+// searches. SQLite's lower() folds ASCII only; ids, vendors and models are
+// ASCII in practice.
+func lowerContains(col string) string { return "instr(lower(" + col + "), ?) > 0" }

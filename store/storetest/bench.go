@@ -1,0 +1,102 @@
+package storetest
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wattson-csms/wattson/store"
+)
+
+// Writers is how many chargers the meter value benchmarks write from at
+// once.
+const Writers = 64
+
+// Bench runs the store's hot-path write benchmarks; open returns a new,
+// empty store that is closed when the benchmark ends.
+func Bench(b *testing.B, open func(b *testing.B) store.Store) {
+	b.Run("StartStopTransaction", func(b *testing.B) {
+		s := open(b)
+		ctx := b.Context()
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			ts := at(time.Duration(i) * time.Second)
+			r, err := s.StartTransaction(ctx, store.StartTx{ChargerID: "cp", ConnectorID: 1, IDTag: "TAG", MeterStart: int64(i), Timestamp: ts, ReceivedAt: ts})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := s.StopTransaction(ctx, store.StopTx{TransactionID: r.Transaction.ID, ChargerID: "cp", MeterStop: int64(i + 1), Timestamp: ts, ReceivedAt: ts}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AddMeterValues10/serial", func(b *testing.B) {
+		s := open(b)
+		msg := meterMessage("cp", 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.AddMeterValues(b.Context(), msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportSamples(b, len(msg))
+	})
+	b.Run(fmt.Sprintf("AddMeterValues10/direct-%dwriters", Writers), func(b *testing.B) {
+		s := open(b)
+		parallel(b, func(msg []store.MeterSample) error { return s.AddMeterValues(b.Context(), msg) })
+	})
+	b.Run(fmt.Sprintf("AddMeterValues10/batcher-%dwriters", Writers), func(b *testing.B) {
+		s := open(b)
+		mb := store.NewMeterBatcher(s, 512, 5*time.Millisecond)
+		defer mb.Close()
+		parallel(b, func(msg []store.MeterSample) error { return mb.Add(b.Context(), msg) })
+	})
+}
+
+// meterMessage is a typical 3-phase MeterValues: energy, power, current
+// and voltage per phase.
+func meterMessage(cp string, tx int64) []store.MeterSample {
+	ts := base
+	out := []store.MeterSample{
+		{Measurand: "Energy.Active.Import.Register", Unit: "Wh", Value: "123456"},
+		{Measurand: "Power.Active.Import", Unit: "W", Value: "11000"},
+	}
+	for _, p := range []string{"L1", "L2", "L3"} {
+		out = append(out, store.MeterSample{Measurand: "Current.Import", Phase: p, Unit: "A", Value: "16.0"})
+	}
+	for _, p := range []string{"L1-N", "L2-N", "L3-N"} {
+		out = append(out, store.MeterSample{Measurand: "Voltage", Phase: p, Unit: "V", Value: "230.1"})
+	}
+	out = append(out, store.MeterSample{Measurand: "SoC", Unit: "Percent", Value: "54", Location: "EV"},
+		store.MeterSample{Measurand: "Temperature", Unit: "Celsius", Value: "31", Location: "Body"})
+	for i := range out {
+		out[i].ChargerID, out[i].ConnectorID, out[i].TransactionID = cp, 1, &tx
+		out[i].Timestamp, out[i].ReceivedAt, out[i].Context = ts, ts, "Sample.Periodic"
+	}
+	return out
+}
+
+// parallel runs add from Writers goroutines, each a charger of its own.
+func parallel(b *testing.B, add func([]store.MeterSample) error) {
+	var next atomic.Int64
+	b.SetParallelism((Writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := next.Add(1)
+		msg := meterMessage(fmt.Sprintf("cp%d", w), w)
+		for pb.Next() {
+			if err := add(msg); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportSamples(b, len(meterMessage("", 0)))
+}
+
+func reportSamples(b *testing.B, per int) {
+	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "samples/s")
+}
