@@ -116,14 +116,16 @@ func newConn(nc net.Conn, id, proto string, client bool, h Handler, opts *Option
 		done:    make(chan struct{}),
 	}
 	c.lastRead.Store(time.Now().UnixNano())
+	// The timer exists before the connection is visible to anyone who could
+	// close it (a replacing connection), so shutdown always sees it.
+	if opts.PingInterval > 0 {
+		c.timer = time.AfterFunc(opts.PingInterval, c.keepalive)
+	}
 	return c
 }
 
-// start begins reading and keepalive.
+// start begins reading.
 func (c *Conn) start() {
-	if c.opts.PingInterval > 0 {
-		c.timer = time.AfterFunc(c.opts.PingInterval, c.keepalive)
-	}
 	go c.readLoop()
 }
 
