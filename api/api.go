@@ -225,7 +225,9 @@ var routes = []route{
 	{"GET", "/chargers/{id}/connectors/{connectorId}/history", viewer, (*API).connectorHistory},
 	{"GET", "/chargers/{id}/meter-values/latest", viewer, (*API).latestMeterValues},
 	{"GET", "/chargers/{id}/events", viewer, (*API).chargerEvents},
-	{"GET", "/chargers/{id}/log", viewer, (*API).messageLog},
+	// Frames may carry secrets (ChangeConfiguration of AuthorizationKey):
+	// not for viewers.
+	{"GET", "/chargers/{id}/log", operator, (*API).messageLog},
 	{"POST", "/chargers/{id}/ocpp/{action}", operator, (*API).ocppCall},
 	{"POST", "/chargers/{id}/start", operator, (*API).start},
 	{"POST", "/chargers/{id}/stop", operator, (*API).stop},

@@ -200,9 +200,10 @@ func (a *API) deleteCharger(w http.ResponseWriter, r *http.Request) error {
 	if err := a.st.DeleteCharger(r.Context(), c.ID); err != nil {
 		return err
 	}
-	// A connected charger is now unknown: its next message is refused
-	// until it boots again.
+	// A deleted charger is unknown: close its connection; when it comes
+	// back it is treated like any new charger.
 	a.svc.SetRegistration(c.ID, "")
+	a.svc.Disconnect(c.ID)
 	a.svc.Events().Publish(events.ChargerUpdated, c.ID, map[string]any{"deleted": true})
 	w.WriteHeader(http.StatusNoContent)
 	return nil

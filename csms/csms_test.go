@@ -144,6 +144,28 @@ func TestRegistrationPolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("approval of a connected charger asks it to boot", func(t *testing.T) {
+		e := newEnv(t, nil)
+		triggered := make(chan v16.MessageTrigger, 1)
+		r := &v16.Router{}
+		r.HandleTriggerMessage(func(ctx context.Context, c *ocpp.Conn, req *v16.TriggerMessageRequest) (*v16.TriggerMessageResponse, error) {
+			triggered <- req.RequestedMessage
+			return &v16.TriggerMessageResponse{Status: v16.TriggerMessageStatusAccepted}, nil
+		})
+		c := e.charger("CP1", r)
+		if resp := boot(t, c); resp.Status != v16.RegistrationStatusPending {
+			t.Fatalf("%+v", resp)
+		}
+		e.svc.SetRegistration("CP1", store.RegistrationAccepted)
+		select {
+		case m := <-triggered:
+			if m != v16.MessageTriggerBootNotification {
+				t.Fatalf("triggered %s", m)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("approval did not trigger a boot")
+		}
+	})
 	t.Run("accept", func(t *testing.T) {
 		e := newEnv(t, func(c *csms.Config) { c.UnknownChargers = store.RegistrationAccepted })
 		if resp := boot(t, e.charger("CP1", nil)); resp.Status != v16.RegistrationStatusAccepted {

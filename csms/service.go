@@ -248,13 +248,36 @@ func (s *Service) ConnectedIDs() []string {
 }
 
 // SetRegistration records a registration decision (approval, rejection)
-// for a connected charger's session, so that its next message sees it.
+// for a connected charger's session, so that its next message sees it. A
+// charger that is approved while connected is asked to boot again at once,
+// instead of at the end of its retry interval.
 func (s *Service) SetRegistration(id string, r store.Registration) {
 	s.mu.Lock()
-	if ses := s.sessions[id]; ses != nil {
+	ses := s.sessions[id]
+	var approved *ocpp.Conn
+	if ses != nil {
+		if r == store.RegistrationAccepted && ses.registration != "" && ses.registration != store.RegistrationAccepted {
+			approved = ses.conn
+			ses.triggered = false
+			ses.booted = false
+		}
 		ses.registration = r
 	}
 	s.mu.Unlock()
+	if approved != nil {
+		s.askToBoot(approved)
+	}
+}
+
+// Disconnect closes a charger's connection, if it has one (for example
+// after the charger was deleted).
+func (s *Service) Disconnect(id string) {
+	s.mu.Lock()
+	ses := s.sessions[id]
+	s.mu.Unlock()
+	if ses != nil {
+		_ = ses.conn.Close()
+	}
 }
 
 // registration returns the charger's registration, from the session or,
