@@ -29,6 +29,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzConnInput$$' -fuzztime $(FUZZTIME) ./ocpp
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime 40s ./ocpp/v16
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./internal/jsonlex
+	$(GO) test -run '^$$' -fuzz '^FuzzRequests$$' -fuzztime $(FUZZTIME) ./api
 
 bench: ## hot-path benchmarks (see docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./ocpp/... ./internal/...
