@@ -15,6 +15,8 @@ import (
 	"github.com/wattson-csms/wattson/ocpp/ocpptest"
 	"github.com/wattson-csms/wattson/ocpp/v16"
 	"github.com/wattson-csms/wattson/store"
+	"github.com/wattson-csms/wattson/store/postgres"
+	"github.com/wattson-csms/wattson/store/postgres/pgtest"
 	"github.com/wattson-csms/wattson/store/sqlite"
 )
 
@@ -30,13 +32,43 @@ type env struct {
 	ctx context.Context
 }
 
-func newEnv(t *testing.T, mod func(*csms.Config)) *env {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "wattson.db"))
+// opener opens a fresh, empty store for a test.
+type opener func(t *testing.T) store.Store
+
+func openSQLite(t *testing.T) store.Store {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wattson.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+func openPostgres(t *testing.T) store.Store {
+	st, err := postgres.Open(context.Background(), pgtest.SchemaURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// forEachStore runs fn on SQLite and, when the test server is configured,
+// on PostgreSQL.
+func forEachStore(t *testing.T, fn func(t *testing.T, open opener)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, openSQLite) })
+	t.Run("postgres", func(t *testing.T) {
+		pgtest.BaseURL(t)
+		fn(t, openPostgres)
+	})
+}
+
+func newEnv(t *testing.T, mod func(*csms.Config)) *env {
+	return newEnvOn(t, openSQLite, mod)
+}
+
+func newEnvOn(t *testing.T, open opener, mod func(*csms.Config)) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st := open(t)
 	bus := &events.Bus{}
 	cfg := csms.Config{Store: st, Events: bus, HeartbeatInterval: time.Minute, RetryInterval: 30 * time.Second, SeenFlushInterval: 50 * time.Millisecond}
 	if mod != nil {
@@ -205,9 +237,11 @@ func TestRegistrationPolicies(t *testing.T) {
 	})
 }
 
-func TestAuthorize(t *testing.T) {
+func TestAuthorize(t *testing.T) { forEachStore(t, testAuthorize) }
+
+func testAuthorize(t *testing.T, open opener) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	e := newEnv(t, func(c *csms.Config) { c.Now = func() time.Time { return now } })
+	e := newEnvOn(t, open, func(c *csms.Config) { c.Now = func() time.Time { return now } })
 	past, future := now.Add(-time.Hour), now.Add(time.Hour)
 	for _, tag := range []store.IDTag{
 		{IDTag: "OK", Status: store.IDTagAccepted, ExpiryDate: &future, ParentIDTag: "FLEET"},
@@ -245,8 +279,10 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
-func TestTransactionsAreIdempotent(t *testing.T) {
-	e := newEnv(t, nil)
+func TestTransactionsAreIdempotent(t *testing.T) { forEachStore(t, testTransactionsAreIdempotent) }
+
+func testTransactionsAreIdempotent(t *testing.T, open opener) {
+	e := newEnvOn(t, open, nil)
 	if _, err := e.st.PutIDTag(e.ctx, store.IDTag{IDTag: "CARD", Status: store.IDTagAccepted}); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +339,7 @@ func TestTransactionsAreIdempotent(t *testing.T) {
 		t.Fatalf("unknown stop: %v", err)
 	}
 	// A start on a connector with a transaction still open closes it.
-	open, err := v16.CallStartTransaction(e.ctx, c, &v16.StartTransactionRequest{ConnectorID: 2, IDTag: "CARD", MeterStart: 0, Timestamp: ts.Add(2 * time.Hour)})
+	openTx, err := v16.CallStartTransaction(e.ctx, c, &v16.StartTransactionRequest{ConnectorID: 2, IDTag: "CARD", MeterStart: 0, Timestamp: ts.Add(2 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,14 +347,18 @@ func TestTransactionsAreIdempotent(t *testing.T) {
 	if err != nil || next.IDTagInfo.Status != v16.AuthorizationStatusAccepted {
 		t.Fatalf("start over a stale one: %+v %v", next, err)
 	}
-	stale, err := e.st.GetTransaction(e.ctx, int64(open.TransactionID))
+	stale, err := e.st.GetTransaction(e.ctx, int64(openTx.TransactionID))
 	if err != nil || stale.Active() || stale.StopReason != store.StaleStopReason {
 		t.Fatalf("stale transaction: %+v %v", stale, err)
 	}
 }
 
 func TestNotificationsAndDataTransfer(t *testing.T) {
-	e := newEnv(t, func(c *csms.Config) {
+	forEachStore(t, testNotificationsAndDataTransfer)
+}
+
+func testNotificationsAndDataTransfer(t *testing.T, open opener) {
+	e := newEnvOn(t, open, func(c *csms.Config) {
 		c.DataTransfer = map[string]csms.DataTransferHandler{
 			"com.example": func(ctx context.Context, id string, req *v16.DataTransferRequest) (*v16.DataTransferResponse, error) {
 				if req.MessageID != "ping" {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/wattson-csms/wattson/ocpp"
-	"github.com/wattson-csms/wattson/ocpp/v16"
+	v16 "github.com/wattson-csms/wattson/ocpp/v16"
 	"github.com/wattson-csms/wattson/store"
 	"github.com/wattson-csms/wattson/store/postgres"
+	"github.com/wattson-csms/wattson/store/postgres/pgtest"
 	"github.com/wattson-csms/wattson/store/sqlite"
 )
 
@@ -96,8 +94,8 @@ func TestCrashLosesNoAcknowledgedTransaction(t *testing.T) {
 		t.Skip("skipped in -short mode: starts and kills server processes")
 	}
 	dbs := map[string]string{"sqlite": "sqlite:" + filepath.Join(t.TempDir(), "crash.db")}
-	if pg := os.Getenv("WATTSON_TEST_POSTGRES_URL"); pg != "" {
-		dbs["postgres"] = freshPostgresDB(t, pg)
+	if os.Getenv(pgtest.EnvVar) != "" {
+		dbs["postgres"] = pgtest.SchemaURL(t)
 	}
 	for name, db := range dbs {
 		t.Run(name, func(t *testing.T) { crashOnce(t, db) })
@@ -218,29 +216,4 @@ func openStore(t *testing.T, db string) store.Store {
 		t.Fatal(err)
 	}
 	return st
-}
-
-// freshPostgresDB creates a database of its own for the test and drops it
-// afterwards.
-func freshPostgresDB(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connecting to %s: %v", base, err)
-	}
-	name := fmt.Sprintf("wattson_crash_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		conn.Close(ctx)
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }

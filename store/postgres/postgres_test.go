@@ -1,70 +1,16 @@
 package postgres_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/wattson-csms/wattson/store"
 	"github.com/wattson-csms/wattson/store/postgres"
+	"github.com/wattson-csms/wattson/store/postgres/pgtest"
 	"github.com/wattson-csms/wattson/store/storetest"
 )
 
-// baseURL returns the test database's URL, or skips the test.
-func baseURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("WATTSON_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("skipped: set WATTSON_TEST_POSTGRES_URL=postgres://... to run the PostgreSQL store tests")
-	}
-	return u
-}
-
-// schemaURL creates a schema of its own for one test and returns the URL
-// of the test database with search_path set to it; the schema is dropped
-// when the test ends.
-func schemaURL(t testing.TB) string {
-	t.Helper()
-	base := baseURL(t)
-	var b [6]byte
-	rand.Read(b[:])
-	name := "wattson_test_" + hex.EncodeToString(b[:])
-	conn, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), `CREATE SCHEMA `+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA `+name+` CASCADE`); err != nil {
-			t.Error(err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	// Parallel tests each open a pool; keep them small.
-	q.Set("pool_max_conns", "8")
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func baseURL(t testing.TB) string   { return pgtest.BaseURL(t) }
+func schemaURL(t testing.TB) string { return pgtest.SchemaURL(t) }
 
 func open(t testing.TB) *postgres.DB {
 	t.Helper()
