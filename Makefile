@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: help run build test vet fmt-check fuzz bench memconn generate
+.PHONY: help run build test vet fmt-check interop-deps fuzz bench memconn generate
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -13,9 +13,14 @@ run: ## run the central system on :8180
 build: ## build bin/wattson
 	$(GO) build -o bin/wattson ./cmd/wattson
 
-test: vet fmt-check ## vet, gofmt check, all tests with the race detector, short fuzz runs
+test: vet fmt-check interop-deps ## vet, gofmt check, all tests with the race detector, short fuzz runs
 	$(GO) test -race -count=1 ./...
 	$(MAKE) fuzz
+
+# The interop test drives a charger built on the ocpp-rpc npm package.
+interop-deps:
+	@if [ ! -d interop/ocpprpc/node_modules ] && command -v npm >/dev/null; then \
+		npm ci --prefix interop/ocpprpc --no-audit --no-fund; fi
 
 vet:
 	$(GO) vet ./...

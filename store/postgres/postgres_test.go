@@ -9,8 +9,11 @@ import (
 	"github.com/wattson-csms/wattson/store/storetest"
 )
 
-func baseURL(t testing.TB) string   { return pgtest.BaseURL(t) }
-func schemaURL(t testing.TB) string { return pgtest.SchemaURL(t) }
+func baseURL(t testing.TB) string { return pgtest.BaseURL(t) }
+
+// schemaURL is an isolated schema with a small pool: the conformance
+// tests run in parallel, each with a pool of its own.
+func schemaURL(t testing.TB) string { return pgtest.SchemaURL(t) + "&pool_max_conns=8" }
 
 func open(t testing.TB) *postgres.DB {
 	t.Helper()

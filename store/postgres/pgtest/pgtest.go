@@ -61,8 +61,6 @@ func SchemaURL(t testing.TB) string {
 	}
 	q := u.Query()
 	q.Set("search_path", name)
-	// Parallel tests each open a pool; keep them small.
-	q.Set("pool_max_conns", "8")
 	u.RawQuery = q.Encode()
 	return u.String()
 }
