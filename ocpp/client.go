@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -23,6 +24,10 @@ type DialOptions struct {
 	TLSConfig *tls.Config
 	// HandshakeTimeout bounds connecting and upgrading; default 30 s.
 	HandshakeTimeout time.Duration
+	// LocalAddr, if set, is the source IP address to dial from (e.g.
+	// 127.0.0.2): a load generator spreads connections over several source
+	// addresses to get past one address's ephemeral ports.
+	LocalAddr string
 	// Options for the connection.
 	Options Options
 	// OnClose, if set, is called once when the connection has closed.
@@ -58,6 +63,14 @@ func Dial(ctx context.Context, rawURL string, o DialOptions) (*Conn, error) {
 	d := ws.Dialer{Protocols: names, Timeout: timeout, TLSConfig: o.TLSConfig}
 	if len(o.Header) > 0 {
 		d.Header = ws.HandshakeHeaderHTTP(o.Header)
+	}
+	if o.LocalAddr != "" {
+		ip := net.ParseIP(o.LocalAddr)
+		if ip == nil {
+			return nil, fmt.Errorf("ocpp: dial %s: local address %q is not an IP address", rawURL, o.LocalAddr)
+		}
+		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
+		d.NetDial = nd.DialContext
 	}
 	var status int
 	d.OnStatusError = func(s int, _ []byte, _ io.Reader) { status = s }

@@ -473,3 +473,22 @@ func upgradeStatus(t *testing.T, wsURL string, protocols []string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func TestDialFromLocalAddr(t *testing.T) {
+	srv, url := newServer(t, echo, nil)
+	c, err := ocpp.Dial(context.Background(), url+"SRC", ocpp.DialOptions{
+		Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6"}},
+		LocalAddr:    "127.0.0.7",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, "SRC", func() bool { return srv.Conn("SRC") != nil })
+	if got := srv.Conn("SRC").RemoteAddr().String(); !strings.HasPrefix(got, "127.0.0.7:") {
+		t.Fatalf("server sees the charger at %s, want 127.0.0.7", got)
+	}
+	if _, err := ocpp.Dial(context.Background(), url+"SRC2", ocpp.DialOptions{Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6"}}, LocalAddr: "nope"}); err == nil {
+		t.Fatal("a bad local address was accepted")
+	}
+}
