@@ -40,11 +40,13 @@ func main() {
 	client := flag.String("client", "", "internal: run as the client fleet against this URL")
 	flag.Parse()
 	if *client != "" {
-		if err := runClients(*client, *n); err != nil {
+		conns, err := runClients(*client, *n)
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "clients:", err)
 			os.Exit(1)
 		}
-		return
+		fmt.Println("ready")
+		holdForever(conns)
 	}
 	if err := runServer(*server, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "memconn:", err)
@@ -165,10 +167,9 @@ func runServer(kind string, n int) error {
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
-// runClients opens n connections, sends one Heartbeat on each, waits for
-// every answer, prints "ready" and then holds the connections silently
-// until the parent ends it.
-func runClients(url string, n int) error {
+// runClients opens n connections, sends one Heartbeat on each and waits for
+// every answer; the caller then holds the connections silently.
+func runClients(url string, n int) ([]net.Conn, error) {
 	conns := make([]net.Conn, 0, n)
 	var mu sync.Mutex
 	sem := make(chan struct{}, 200)
@@ -202,8 +203,13 @@ func runClients(url string, n int) error {
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Println("ready")
-	select {} // hold the connections until killed
+	return conns, nil
+}
+
+// holdForever keeps the connections open (and referenced) until the parent
+// kills the process.
+func holdForever(conns []net.Conn) {
+	select {}
 }

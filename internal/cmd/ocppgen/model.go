@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 )
@@ -397,12 +396,4 @@ func constIdent(v string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-func quoteList(v []string) string {
-	q := make([]string, len(v))
-	for i, s := range v {
-		q[i] = strconv.Quote(s)
-	}
-	return strings.Join(q, ", ")
 }
