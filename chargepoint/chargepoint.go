@@ -61,6 +61,9 @@ type Config struct {
 	Configuration map[string]string
 	// CallTimeout bounds each CALL to the central system; default 30 s.
 	CallTimeout time.Duration
+	// LocalAddr, if set, is the source IP address to connect from (the
+	// simulator spreads chargers over several loopback addresses).
+	LocalAddr string
 }
 
 // ErrNoLock is what ConnectorHardware.Unlock returns when the connector has
@@ -453,6 +456,18 @@ func (cp *ChargePoint) SetFirmwareVersion(v string) {
 
 // ---- Observation ----
 
+// DropConnection closes the current connection as a network failure
+// would; Run reconnects with its backoff. The simulator uses it for
+// connection-loss faults.
+func (cp *ChargePoint) DropConnection() {
+	cp.mu.Lock()
+	c := cp.conn
+	cp.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
+}
+
 // Connected reports whether a connection to the central system is open.
 func (cp *ChargePoint) Connected() bool {
 	cp.mu.Lock()
@@ -655,6 +670,7 @@ func (cp *ChargePoint) dial(ctx context.Context) (*ocpp.Conn, error) {
 		Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6", Handler: cp.router}},
 		Header:       hdr,
 		TLSConfig:    cp.cfg.TLSConfig,
+		LocalAddr:    cp.cfg.LocalAddr,
 		Options: ocpp.Options{
 			PingInterval: ping,
 			CallTimeout:  cp.cfg.CallTimeout,

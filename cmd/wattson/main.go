@@ -37,6 +37,7 @@ const usage = `Wattson, a central system for EV chargers (OCPP 1.6J).
 
 Usage:
   wattson serve [flags]   run the central system (wattson serve -h for flags)
+  wattson sim [flags]     simulated chargers and load generator (wattson sim -h)
   wattson version         print the version
 `
 
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "sim":
+		return runSim(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "wattson", versionString())
 		return 0
