@@ -7,8 +7,8 @@ FUZZTIME ?= 10s
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-run: ## run the central system on :8180
-	$(GO) run ./cmd/wattson serve
+run: ## run the demo: the central system on :8180 with a simulated home and office
+	$(GO) run ./cmd/wattson serve -demo
 
 build: ## build bin/wattson
 	$(GO) build -o bin/wattson ./cmd/wattson

@@ -120,6 +120,7 @@ type serveConfig struct {
 	maxConnections    int
 	heartbeatInterval time.Duration
 	requireProtocol   bool
+	demo              bool
 	logLevel          slog.Level
 	logJSON           bool
 }
@@ -142,6 +143,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&cfg.maxConnections, "max-connections", 0, "refuse chargers beyond this many connections (0: no limit)")
 	fs.DurationVar(&cfg.heartbeatInterval, "heartbeat-interval", 5*time.Minute, "heartbeat interval given to chargers at boot")
 	fs.BoolVar(&cfg.requireProtocol, "require-subprotocol", false, "refuse chargers that offer no websocket subprotocol")
+	fs.BoolVar(&cfg.demo, "demo", false, "run a simulated home (2 wallboxes) and office (8 chargers) against this server, on sqlite:wattson-demo.db unless -db is given")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -149,6 +151,19 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if cfg.demo {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if !given["db"] && os.Getenv("WATTSON_DB") == "" {
+			cfg.db = "sqlite:wattson-demo.db"
+		}
+		if !given["unknown-chargers"] {
+			*unknown = "accept"
+		}
+		if given["tls-cert"] {
+			return cfg, errors.New("-demo runs its chargers over plain ws on loopback; leave out -tls-cert")
+		}
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("-log-level %q: want debug, info, warn or error", *level)
@@ -265,12 +280,15 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	go func() { svc.Run(svcCtx); close(svcDone) }()
 	defer func() { stopSvc(); <-svcDone }()
 
+	if cfg.demo && cfg.adminToken == "" {
+		cfg.adminToken = newDemoToken()
+	}
 	apiSrv, err := api.New(api.Config{CSMS: svc, AdminToken: cfg.adminToken, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer apiSrv.Close()
-	if cfg.adminToken == "" {
+	if cfg.adminToken == "" && !cfg.demo {
 		log.Warn("no -admin-token or WATTSON_ADMIN_TOKEN: the API accepts only tokens created earlier")
 	}
 
@@ -301,6 +319,20 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	}
 	log.Info("wattson serving", "version", versionString(), "db", kind,
 		"ocpp", wsScheme+"://"+displayAddr(ln.Addr())+"/ocpp/{chargerId}", "status", scheme+"://"+displayAddr(ln.Addr())+"/")
+	if cfg.demo {
+		host := displayAddr(ln.Addr())
+		demoCtx, stopDemo := context.WithCancel(ctx)
+		demoDone := make(chan struct{})
+		go func() { runDemo(demoCtx, st, "ws://"+ln.Addr().String()+"/ocpp/", log); close(demoDone) }()
+		// The simulated chargers hang up before the central system stops.
+		defer func() { stopDemo(); <-demoDone }()
+		log.Info("demo: a simulated home (HOME-0001, HOME-0002) and office (OFFICE-0001…0008) are connecting; an hour passes in a minute",
+			"status", scheme+"://"+host+"/",
+			"api", scheme+"://"+host+"/api/v1/chargers",
+			"events", scheme+"://"+host+"/api/v1/events",
+			"adminToken", cfg.adminToken,
+			"try", "curl -H 'Authorization: Bearer "+cfg.adminToken+"' "+scheme+"://"+host+"/api/v1/transactions")
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

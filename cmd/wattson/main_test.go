@@ -135,6 +135,7 @@ func TestBadFlags(t *testing.T) {
 		{"serve", "-db", "mysql://x"},
 		{"serve", "-unknown-chargers", "maybe"},
 		{"serve", "-tls-cert", "a.pem"},
+		{"serve", "-demo", "-tls-cert", "a.pem", "-tls-key", "b.pem"},
 		{"serve", "extra"},
 		{"fly"},
 		{},
@@ -147,5 +148,43 @@ func TestBadFlags(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "wattson ") {
 		t.Errorf("version: %d %q", code, out.String())
+	}
+}
+
+// TestDemo runs `serve -demo` and waits until its simulated chargers are
+// connected and a session is running, as a newcomer sees it.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: the demo runs for up to a minute")
+	}
+	addr := startServe(t, "-demo", "-admin-token", testAdmin)
+	deadline := time.Now().Add(90 * time.Second)
+	var page string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page = string(b)
+		if strings.Contains(page, "10 charger(s) known, 10 connected") && strings.Contains(page, "Charging") {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if !strings.Contains(page, "10 connected") || !strings.Contains(page, "Charging") {
+		t.Fatalf("the demo did not get going:\n%s", page)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/transactions?active=true", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"active":true`) {
+		t.Fatalf("active transactions: %d %s", resp.StatusCode, body)
 	}
 }

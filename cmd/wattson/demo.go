@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wattson-csms/wattson/sim"
+	"github.com/wattson-csms/wattson/store"
+)
+
+// demoTimeFactor runs the demo's simulated time 60 times faster than the
+// wall clock: an hour of charging in a minute.
+const demoTimeFactor = 60
+
+// demoSite is one simulated site of the demo.
+type demoSite struct {
+	prefix     string
+	chargers   int
+	connectors int
+	scenario   sim.Scenario
+	maxCurrent float64
+	// start is the site's simulated time of day when the demo starts,
+	// chosen so that drivers arrive within the first minutes.
+	start func(now time.Time) time.Time
+}
+
+var demoSites = []demoSite{
+	// Two wallboxes of a home, evening: cars come home.
+	{prefix: "HOME-", chargers: 2, connectors: 1, scenario: sim.Home, maxCurrent: 16, start: func(now time.Time) time.Time {
+		return atHour(now, 18, 15)
+	}},
+	// A small office: eight chargers, a weekday morning.
+	{prefix: "OFFICE-", chargers: 8, connectors: 1, scenario: sim.Office, maxCurrent: 32, start: func(now time.Time) time.Time {
+		d := atHour(now, 8, 10)
+		for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+			d = d.AddDate(0, 0, -1)
+		}
+		return d
+	}},
+}
+
+func atHour(now time.Time, h, m int) time.Time {
+	y, mo, d := now.Date()
+	return time.Date(y, mo, d, h, m, 0, 0, now.Location())
+}
+
+// newDemoToken returns a random admin token for a demo started without one.
+func newDemoToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "demo_" + hex.EncodeToString(b[:])
+}
+
+// runDemo registers the demo's id tags and runs its simulated fleets
+// against the central system at ocppURL until ctx ends.
+func runDemo(ctx context.Context, st store.Store, ocppURL string, log *slog.Logger) {
+	now := time.Now()
+	done := make(chan struct{}, len(demoSites))
+	for i, site := range demoSites {
+		fleet, err := sim.NewFleet(sim.FleetConfig{
+			URL:        ocppURL,
+			Chargers:   site.chargers,
+			Connectors: site.connectors,
+			Prefix:     site.prefix,
+			Scenario:   site.scenario,
+			Seed:       uint64(i + 1),
+			Clock:      sim.NewScaledClock(site.start(now), demoTimeFactor),
+			MaxCurrent: site.maxCurrent,
+			Logger:     log.With("demo", site.prefix),
+		})
+		if err != nil {
+			log.Error("demo fleet", "err", err)
+			continue
+		}
+		for _, id := range fleet.IDs() {
+			for c := 1; c <= site.connectors; c++ {
+				tag := fmt.Sprintf("%s-%d", id, c)
+				if _, err := st.PutIDTag(ctx, store.IDTag{IDTag: tag, Status: store.IDTagAccepted, Owner: "demo driver", Note: "created by wattson serve -demo"}); err != nil {
+					log.Error("demo id tag", "tag", tag, "err", err)
+				}
+			}
+		}
+		go func() {
+			defer func() { done <- struct{}{} }()
+			if err := fleet.Run(ctx); err != nil {
+				log.Error("demo fleet stopped", "site", site.prefix, "err", err)
+			}
+		}()
+	}
+	<-ctx.Done()
+	for range demoSites {
+		<-done
+	}
+}
