@@ -376,6 +376,21 @@ func (cp *ChargePoint) PresentTag(connector int, idTag string) {
 		return
 	}
 	cp.journalLocked("connector %d tag %s presented", connector, idTag)
+	if c.authorizing {
+		// A reader holds a few swipes; more are dropped like extra taps.
+		if len(c.tags) < 4 {
+			c.tags = append(c.tags, idTag)
+		}
+		return
+	}
+	cp.presentTagLocked(c, idTag)
+	cp.nextTagLocked(c)
+}
+
+// presentTagLocked handles one presented tag: it stops the connector's
+// transaction when the tag (or one with the same parent) started it, and
+// otherwise authorizes the tag for a start.
+func (cp *ChargePoint) presentTagLocked(c *connector, idTag string) {
 	if c.tx != nil && c.tx.IDTag == idTag {
 		cp.stopTxLocked(c, v16.ReasonLocal, idTag)
 		return
@@ -383,7 +398,10 @@ func (cp *ChargePoint) PresentTag(connector int, idTag string) {
 	if c.tx == nil && !cp.canStartLocked(c) {
 		return
 	}
+	c.authorizing = true
 	cp.authorizeLocked(idTag, func(info v16.IDTagInfo) {
+		c.authorizing = false
+		defer cp.nextTagLocked(c)
 		if tx := c.tx; tx != nil {
 			if tx.IDTag == idTag || (info.ParentIDTag != "" && info.ParentIDTag == tx.ParentIDTag) {
 				cp.stopTxLocked(c, v16.ReasonLocal, idTag)
@@ -401,6 +419,16 @@ func (cp *ChargePoint) PresentTag(connector int, idTag string) {
 		}
 		cp.authorizedLocked(c, &pendingAuth{idTag: idTag, parent: info.ParentIDTag, reservationID: resID})
 	})
+}
+
+// nextTagLocked handles the tags that waited, in order, until one needs
+// an answer from the central system.
+func (cp *ChargePoint) nextTagLocked(c *connector) {
+	for !c.authorizing && len(c.tags) > 0 {
+		t := c.tags[0]
+		c.tags = c.tags[1:]
+		cp.presentTagLocked(c, t)
+	}
 }
 
 // EVCharging reports whether the EV draws current (Charging) or not
@@ -558,6 +586,11 @@ func (cp *ChargePoint) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cp.running, cp.runCtx = true, runCtx
+	// An authorization cut short by the end of an earlier run must not
+	// hold the card reader.
+	for _, c := range cp.conns {
+		c.authorizing, c.tags = false, nil
+	}
 	cp.needBoot, cp.registration = true, ""
 	cp.mu.Unlock()
 

@@ -21,6 +21,10 @@ type connector struct {
 	finishing  bool         // a transaction ended, the cable is still in
 	pending    *pendingAuth // authorized, waiting for the cable (or the start)
 	tx         *txState
+	// Presented tags are handled one at a time, in the order presented, as
+	// a card reader does: while one is being authorized, later ones wait.
+	authorizing bool
+	tags        []string
 
 	inoperative bool  // ChangeAvailability Inoperative (persisted)
 	scheduled   *bool // availability to apply when the transaction ends

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -163,5 +164,41 @@ func TestNewFleetErrors(t *testing.T) {
 		if _, err := NewFleet(cfg); err == nil {
 			t.Errorf("NewFleet(%+v) did not fail", cfg)
 		}
+	}
+}
+
+// TestChargingProfileLowersEVCurrent sends SetChargingProfile from the
+// central system during a session: the charge point applies it to the
+// pilot signal and the simulated EV draws less.
+func TestChargingProfileLowersEVCurrent(t *testing.T) {
+	c := simtest.NewCentral(t, nil)
+	f, err := NewFleet(FleetConfig{
+		URL: c.URL, Chargers: 1, Connectors: 1, Prefix: "PROF", Scenario: Idle,
+		Clock: NewScaledClock(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), 60), StepInterval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acceptTags(t, c, f, 1)
+	runFleet(t, f)
+	waitFor(t, "the charger to boot", 20*time.Second, func() bool { return f.Summary().Booted == 1 })
+	k, cp := f.Connector(0, 1), f.ChargePoint(0)
+	k.PlugIn(NewEV(60, 0.2, 32, 3))
+	cp.PresentTag(1, f.cfg.Tag("PROF0001", 1))
+	waitFor(t, "the EV to draw 32 A", 20*time.Second, func() bool { return k.Meter().Current[0] > 31 })
+	txID, _ := cp.Transaction(1)
+	profile := fmt.Sprintf(`{"connectorId":1,"csChargingProfiles":{"chargingProfileId":7,"transactionId":%d,"stackLevel":1,
+		"chargingProfilePurpose":"TxProfile","chargingProfileKind":"Relative",
+		"chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":10}]}}}`, txID)
+	answer, err := c.Service.Call(context.Background(), "PROF0001", "SetChargingProfile", []byte(profile))
+	if err != nil || !strings.Contains(string(answer), "Accepted") {
+		t.Fatalf("SetChargingProfile: %s %v", answer, err)
+	}
+	waitFor(t, "the EV to draw 10 A", 20*time.Second, func() bool {
+		m := k.Meter()
+		return m.Current[0] > 9 && m.Current[0] <= 10.01 && m.OfferedA == 10
+	})
+	if got := cp.CurrentLimit(1); got != 10 {
+		t.Fatalf("charge point limit %g, want 10", got)
 	}
 }
