@@ -3,21 +3,20 @@ package csms_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/csms/csmstest"
 	"github.com/wattson-csms/wattson/events"
 	"github.com/wattson-csms/wattson/ocpp"
 	"github.com/wattson-csms/wattson/ocpp/ocpptest"
-	"github.com/wattson-csms/wattson/ocpp/v16"
+	v16 "github.com/wattson-csms/wattson/ocpp/v16"
 	"github.com/wattson-csms/wattson/store"
 	"github.com/wattson-csms/wattson/store/postgres"
 	"github.com/wattson-csms/wattson/store/postgres/pgtest"
-	"github.com/wattson-csms/wattson/store/sqlite"
 )
 
 // env is a central system on a real SQLite file and a real OCPP server on
@@ -33,17 +32,9 @@ type env struct {
 }
 
 // opener opens a fresh, empty store for a test.
-type opener func(t *testing.T) store.Store
+type opener func(t testing.TB) store.Store
 
-func openSQLite(t *testing.T) store.Store {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wattson.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-func openPostgres(t *testing.T) store.Store {
+func openPostgres(t testing.TB) store.Store {
 	st, err := postgres.Open(context.Background(), pgtest.SchemaURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +45,7 @@ func openPostgres(t *testing.T) store.Store {
 // forEachStore runs fn on SQLite and, when the test server is configured,
 // on PostgreSQL.
 func forEachStore(t *testing.T, fn func(t *testing.T, open opener)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, openSQLite) })
+	t.Run("sqlite", func(t *testing.T) { fn(t, csmstest.SQLite) })
 	t.Run("postgres", func(t *testing.T) {
 		pgtest.BaseURL(t)
 		fn(t, openPostgres)
@@ -62,38 +53,21 @@ func forEachStore(t *testing.T, fn func(t *testing.T, open opener)) {
 }
 
 func newEnv(t *testing.T, mod func(*csms.Config)) *env {
-	return newEnvOn(t, openSQLite, mod)
+	return newEnvOn(t, csmstest.SQLite, mod)
 }
 
+// newEnvOn is a central system on the store open returns, with short
+// intervals and an event bus the test can watch.
 func newEnvOn(t *testing.T, open opener, mod func(*csms.Config)) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st := open(t)
 	bus := &events.Bus{}
-	cfg := csms.Config{Store: st, Events: bus, HeartbeatInterval: time.Minute, RetryInterval: 30 * time.Second, SeenFlushInterval: 50 * time.Millisecond}
-	if mod != nil {
-		mod(&cfg)
-	}
-	svc, err := csms.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &ocpp.Server{
-		Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6", Handler: svc.Router()}},
-		OnConnect:    svc.Connected,
-		OnDisconnect: svc.Disconnected,
-		Options:      ocpp.Options{OnFrame: svc.Frame},
-	}
-	svc.SetConns(srv)
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	url := ocpptest.NewServer(t, srv)
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		st.Close()
+	c := csmstest.New(t, open, func(cfg *csms.Config) {
+		cfg.Events, cfg.HeartbeatInterval, cfg.RetryInterval, cfg.SeenFlushInterval = bus, time.Minute, 30*time.Second, 50*time.Millisecond
+		if mod != nil {
+			mod(cfg)
+		}
 	})
-	return &env{t: t, st: st, svc: svc, srv: srv, url: url, bus: bus, ctx: context.Background()}
+	return &env{t: t, st: c.Store, svc: c.Service, srv: c.Server, url: c.URL, bus: bus, ctx: context.Background()}
 }
 
 // charger dials as id with a handler for the central system's calls.

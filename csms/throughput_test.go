@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/csms/csmstest"
 	"github.com/wattson-csms/wattson/events"
 	"github.com/wattson-csms/wattson/ocpp"
 	"github.com/wattson-csms/wattson/ocpp/ocpptest"
@@ -118,31 +119,11 @@ func benchChargers(b *testing.B) int {
 // flushes the meter batcher and the message log), then the store.
 func benchCentral(b *testing.B, open func(*testing.B) store.Store) (store.Store, *csms.Service, string) {
 	b.Helper()
-	st := open(b)
-	b.Cleanup(func() { st.Close() })
-	svc, err := csms.New(csms.Config{
-		Store:           st,
-		Events:          &events.Bus{},
-		UnknownChargers: store.RegistrationAccepted,
+	c := csmstest.New(b, func(tb testing.TB) store.Store { return open(b) }, func(cfg *csms.Config) {
+		cfg.Events = &events.Bus{}
+		csmstest.AcceptUnknown(cfg)
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &ocpp.Server{
-		Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6", Handler: svc.Router()}},
-		OnConnect:    svc.Connected,
-		OnDisconnect: svc.Disconnected,
-		Options:      ocpp.Options{OnFrame: svc.Frame},
-	}
-	svc.SetConns(srv)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	b.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return st, svc, ocpptest.NewServer(b, srv)
+	return c.Store, c.Service, c.URL
 }
 
 // benchCharger is one simulated charger and what it sent.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wattson-csms/wattson/sim/internal/simtest"
+	"github.com/wattson-csms/wattson/csms/csmstest"
 	"github.com/wattson-csms/wattson/store"
 )
 
@@ -56,7 +56,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-func acceptTags(t *testing.T, c *simtest.Central, f *Fleet, connectors int) {
+func acceptTags(t *testing.T, c *csmstest.Central, f *Fleet, connectors int) {
 	t.Helper()
 	for _, id := range f.IDs() {
 		for k := 1; k <= connectors; k++ {
@@ -71,7 +71,7 @@ func acceptTags(t *testing.T, c *simtest.Central, f *Fleet, connectors int) {
 // runs one RFID session by hand: the stored transaction's energy is what
 // the simulated EV took.
 func TestFleetRFIDSession(t *testing.T) {
-	c := simtest.NewCentral(t, nil)
+	c := csmstest.New(t, nil, csmstest.AcceptUnknown)
 	out := &syncBuffer{}
 	f, err := NewFleet(FleetConfig{
 		URL: c.URL, Chargers: 5, Connectors: 2, Prefix: "FLEET", Scenario: Idle,
@@ -134,7 +134,7 @@ func TestFleetRFIDSession(t *testing.T) {
 // TestFleetScenario runs the random scenario fast, with faults, until
 // sessions have been stored as started and stopped.
 func TestFleetScenario(t *testing.T) {
-	c := simtest.NewCentral(t, nil)
+	c := csmstest.New(t, nil, csmstest.AcceptUnknown)
 	f, err := NewFleet(FleetConfig{
 		URL: c.URL, Chargers: 3, Connectors: 2, Prefix: "SCEN", Scenario: Random, Seed: 7, FaultsPerDay: 4,
 		Clock: NewScaledClock(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), 1800), StepInterval: 10 * time.Millisecond,
@@ -171,7 +171,7 @@ func TestNewFleetErrors(t *testing.T) {
 // central system during a session: the charge point applies it to the
 // pilot signal and the simulated EV draws less.
 func TestChargingProfileLowersEVCurrent(t *testing.T) {
-	c := simtest.NewCentral(t, nil)
+	c := csmstest.New(t, nil, csmstest.AcceptUnknown)
 	f, err := NewFleet(FleetConfig{
 		URL: c.URL, Chargers: 1, Connectors: 1, Prefix: "PROF", Scenario: Idle,
 		Clock: NewScaledClock(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), 60), StepInterval: 20 * time.Millisecond,

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wattson-csms/wattson/sim/internal/simtest"
+	"github.com/wattson-csms/wattson/csms/csmstest"
 	"github.com/wattson-csms/wattson/store"
 )
 
@@ -57,7 +57,7 @@ func TestMeterValueSize(t *testing.T) {
 }
 
 func TestRunAgainstCentralSystem(t *testing.T) {
-	c := simtest.NewCentral(t, nil)
+	c := csmstest.New(t, nil, csmstest.AcceptUnknown)
 	var out strings.Builder
 	res, err := Run(context.Background(), Config{
 		URL:             c.URL,
@@ -106,7 +106,7 @@ func TestRunAgainstCentralSystem(t *testing.T) {
 }
 
 func TestRunIdle(t *testing.T) {
-	c := simtest.NewCentral(t, nil)
+	c := csmstest.New(t, nil, csmstest.AcceptUnknown)
 	start := time.Now()
 	res, err := Run(context.Background(), Config{URL: c.URL, Chargers: 5, Prefix: "IDLE", Duration: 200 * time.Millisecond})
 	if err != nil {
@@ -118,7 +118,7 @@ func TestRunIdle(t *testing.T) {
 }
 
 func TestRunCancelled(t *testing.T) {
-	c := simtest.NewCentral(t, nil)
+	c := csmstest.New(t, nil, csmstest.AcceptUnknown)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	// Without the cancel, this would run for an hour.
@@ -178,7 +178,7 @@ func TestParseAddrs(t *testing.T) {
 
 // TestSourceAddrs spreads connections over two loopback source addresses.
 func TestSourceAddrs(t *testing.T) {
-	c := simtest.NewCentral(t, nil)
+	c := csmstest.New(t, nil, csmstest.AcceptUnknown)
 	addrs, _ := ParseAddrs("127.0.0.2-127.0.0.3")
 	res, err := Run(context.Background(), Config{URL: c.URL, Chargers: 4, Prefix: "SRC", SourceAddrs: addrs, Duration: time.Millisecond})
 	if err != nil {

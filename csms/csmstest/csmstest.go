@@ -1,7 +1,8 @@
-// Package simtest runs the real central system in-process for the
-// simulator's tests: csms.Service on SQLite in the test's temporary
-// directory behind an ocpp.Server on loopback, unknown chargers accepted.
-package simtest
+// Package csmstest runs the real central system in-process for tests:
+// csms.Service on a real store behind an ocpp.Server on loopback. The
+// central system's own tests, the charge point's, the simulator's and the
+// benchmarks share it.
+package csmstest
 
 import (
 	"context"
@@ -23,15 +24,30 @@ type Central struct {
 	Server  *ocpp.Server
 }
 
-// NewCentral starts a central system that stops when the test ends:
-// connections first, then the service, then the store.
-func NewCentral(t testing.TB, mod func(*csms.Config)) *Central {
+// SQLite opens a store in a fresh file in the test's temporary directory.
+func SQLite(t testing.TB) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "wattson.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := csms.Config{Store: st, UnknownChargers: store.RegistrationAccepted}
+	return st
+}
+
+// AcceptUnknown lets every charger in, for tests that are not about
+// registration.
+func AcceptUnknown(c *csms.Config) { c.UnknownChargers = store.RegistrationAccepted }
+
+// New starts a central system on the store open returns (nil: SQLite)
+// with the configuration mod adjusts, and stops it when the test ends:
+// connections first, then the service, then the store.
+func New(t testing.TB, open func(testing.TB) store.Store, mod func(*csms.Config)) *Central {
+	t.Helper()
+	if open == nil {
+		open = SQLite
+	}
+	st := open(t)
+	cfg := csms.Config{Store: st}
 	if mod != nil {
 		mod(&cfg)
 	}
