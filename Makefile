@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: help run build test vet fmt-check interop-deps fuzz bench memconn generate
+.PHONY: help run build test test-browser vet fmt-check interop-deps fuzz bench memconn generate
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -13,9 +13,17 @@ run: ## run the demo: the central system on :8180 with a simulated home and offi
 build: ## build bin/wattson
 	$(GO) build -o bin/wattson ./cmd/wattson
 
-test: vet fmt-check interop-deps ## vet, gofmt check, all tests with the race detector, short fuzz runs
+test: vet fmt-check interop-deps ## vet, gofmt check, all tests with the race detector, the dashboard in a browser, short fuzz runs
 	$(GO) test -race -count=1 ./...
+	$(MAKE) test-browser
 	$(MAKE) fuzz
+
+# The dashboard in headless Chromium (/usr/bin/chromium; no browser is
+# downloaded) against a real server and simulated chargers; screenshots in
+# web/e2e/artifacts/.
+test-browser: ## browser tests of the dashboard (needs npm and /usr/bin/chromium)
+	npm ci --prefix web/e2e --no-audit --no-fund
+	npm test --prefix web/e2e
 
 # The interop test drives a charger built on the ocpp-rpc npm package.
 interop-deps:

@@ -1,7 +1,8 @@
 // Package api is Wattson's HTTP API under /api/v1/: REST resources for
 // chargers, connectors, id tags, transactions, meter values, charger events
 // and the OCPP message log; commands to chargers (any OCPP action, plus typed
-// start and stop); live events as Server-Sent Events; API tokens with roles;
+// start and stop); live events as Server-Sent Events; a fleet overview and a
+// CSV export; API tokens with roles; dashboard users with cookie sessions;
 // and the OpenAPI document that describes all of it (openapi.yaml, embedded).
 //
 // It owns HTTP concerns only — authentication, input validation, the JSON
@@ -10,12 +11,15 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wattson-csms/wattson/csms"
 	"github.com/wattson-csms/wattson/store"
@@ -44,6 +48,20 @@ type Config struct {
 	// EventPingInterval is how often an idle event stream gets a comment
 	// line, so proxies and clients see it is alive; default 15 s.
 	EventPingInterval time.Duration
+	// SessionTTL is how long a dashboard session lives after its last use
+	// (the cookie's Max-Age); default DefaultSessionTTL, 7 days.
+	SessionTTL time.Duration
+	// PasswordCost is the bcrypt cost of user passwords; default
+	// bcrypt.DefaultCost.
+	PasswordCost int
+	// LoginLimit failed logins per username and client address within
+	// LoginWindow block further attempts until the window ends; default 10
+	// in 5 minutes.
+	LoginLimit  int
+	LoginWindow time.Duration
+	// Location is the time zone of "today" in the overview; nil means
+	// time.Local.
+	Location *time.Location
 }
 
 // API serves /api/v1/. Create it with New.
@@ -61,6 +79,9 @@ type API struct {
 	touched map[int64]time.Time
 
 	openAPIJSON []byte
+
+	logins    *loginLimiter
+	dummyHash []byte // compared against for unknown users
 
 	closing   chan struct{} // closed by Close: live event streams end
 	closeOnce sync.Once
@@ -89,6 +110,25 @@ func New(cfg Config) (*API, error) {
 	if cfg.EventPingInterval <= 0 {
 		cfg.EventPingInterval = 15 * time.Second
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.PasswordCost == 0 {
+		cfg.PasswordCost = bcrypt.DefaultCost
+	}
+	if cfg.LoginLimit <= 0 {
+		cfg.LoginLimit = 10
+	}
+	if cfg.LoginWindow <= 0 {
+		cfg.LoginWindow = 5 * time.Minute
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("wattson dummy password"), cfg.PasswordCost)
+	if err != nil {
+		return nil, fmt.Errorf("api: password cost: %w", err)
+	}
 	doc, err := openAPIToJSON(openAPIYAML)
 	if err != nil {
 		return nil, fmt.Errorf("api: the embedded OpenAPI document: %w", err)
@@ -103,6 +143,8 @@ func New(cfg Config) (*API, error) {
 		touched:     make(map[int64]time.Time),
 		openAPIJSON: doc,
 		closing:     make(chan struct{}),
+		logins:      newLoginLimiter(cfg.LoginLimit, cfg.LoginWindow),
+		dummyHash:   dummy,
 	}
 	if n := len(cfg.AdminToken); n > 0 && n < 16 {
 		cfg.Logger.Warn("the admin token is short; use at least 16 random characters", "length", n)
@@ -217,6 +259,16 @@ var routes = []route{
 	{"GET", "/openapi.yaml", public, (*API).openAPIYAMLDoc},
 	{"GET", "/openapi.json", public, (*API).openAPIJSONDoc},
 
+	// Dashboard login. POST and DELETE are public (logging in, and
+	// clearing a cookie whose session may have ended); GET and the
+	// password change need a session.
+	{"POST", "/session", public, (*API).login},
+	{"GET", "/session", viewer, (*API).getSession},
+	{"DELETE", "/session", public, (*API).logout},
+	{"PUT", "/session/password", viewer, (*API).changeOwnPassword},
+
+	{"GET", "/overview", viewer, (*API).overview},
+
 	{"GET", "/chargers", viewer, (*API).listChargers},
 	{"GET", "/chargers/{id}", viewer, (*API).getCharger},
 	{"PUT", "/chargers/{id}", admin, (*API).putCharger},
@@ -238,6 +290,7 @@ var routes = []route{
 	{"DELETE", "/id-tags/{idTag}", operator, (*API).deleteIDTag},
 
 	{"GET", "/transactions", viewer, (*API).listTransactions},
+	{"GET", "/transactions.csv", viewer, (*API).exportTransactions},
 	{"GET", "/transactions/{id}", viewer, (*API).getTransaction},
 
 	{"GET", "/events", viewer, (*API).streamEvents},
@@ -245,6 +298,11 @@ var routes = []route{
 	{"GET", "/tokens", admin, (*API).listTokens},
 	{"POST", "/tokens", admin, (*API).createToken},
 	{"DELETE", "/tokens/{id}", admin, (*API).deleteToken},
+
+	{"GET", "/users", admin, (*API).listUsers},
+	{"POST", "/users", admin, (*API).createUser},
+	{"PUT", "/users/{username}", admin, (*API).putUser},
+	{"DELETE", "/users/{username}", admin, (*API).deleteUser},
 }
 
 // handler wraps a route: authentication, the role check and writing the
@@ -252,15 +310,16 @@ var routes = []route{
 func (a *API) handler(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.Role != public {
-			p, err := a.authenticate(r)
+			p, err := a.authenticate(w, r)
 			if err != nil {
 				a.writeError(w, r, err)
 				return
 			}
 			if p.level < rt.Role {
-				a.writeError(w, r, &Error{Kind: KindForbidden, Detail: fmt.Sprintf("%s %s needs the %s role; this token has %s", rt.Method, Prefix+rt.Path, rt.Role, p.level)})
+				a.writeError(w, r, &Error{Kind: KindForbidden, Detail: fmt.Sprintf("%s %s needs the %s role; %s", rt.Method, Prefix+rt.Path, rt.Role, p)})
 				return
 			}
+			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		}
 		if err := rt.Handle(a, w, r); err != nil {
 			a.writeError(w, r, err)

@@ -21,18 +21,40 @@ const TokenPrefix = "wat_"
 // touchEvery is how often a token's last use is written at most.
 const touchEvery = time.Minute
 
-// principal is who made a request.
+// principal is who made a request: a bearer token or a logged-in user.
 type principal struct {
 	level   level
-	tokenID int64 // 0 for the configured admin token
+	tokenID int64 // 0 for the configured admin token and for users
+	// user and session are set for requests with a session cookie.
+	user    *store.User
+	session []byte // the session's hash
 }
 
-// authenticate reads the bearer token of a request.
-func (a *API) authenticate(r *http.Request) (principal, error) {
+func (p principal) String() string {
+	if p.user != nil {
+		return "user " + p.user.Username + " has " + p.level.String()
+	}
+	return "this token has " + p.level.String()
+}
+
+// authenticate reads the bearer token of a request or, without an
+// Authorization header, its session cookie. A cookie-authenticated request
+// other than GET or HEAD must carry X-Wattson-CSRF: 1: a browser sends
+// that header cross-site only after a CORS preflight, which Wattson never
+// grants, so a forged form or fetch from another site fails.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (principal, error) {
 	h := r.Header.Get("Authorization")
+	if h == "" {
+		if c, err := r.Cookie(SessionCookie); err == nil {
+			if err := checkCSRF(r); err != nil {
+				return principal{}, err
+			}
+			return a.sessionPrincipal(w, r, c.Value)
+		}
+	}
 	scheme, secret, ok := strings.Cut(h, " ")
 	if h == "" {
-		return principal{}, &Error{Kind: KindUnauthorized, Detail: "send Authorization: Bearer <token>"}
+		return principal{}, &Error{Kind: KindUnauthorized, Detail: "send Authorization: Bearer <token>, or log in (POST " + Prefix + "/session)"}
 	}
 	secret = strings.TrimSpace(secret)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
@@ -61,6 +83,20 @@ func (a *API) authenticate(r *http.Request) (principal, error) {
 	}
 	a.touch(r, tok)
 	return principal{level: lv, tokenID: tok.ID}, nil
+}
+
+// CSRFHeader must be "1" on cookie-authenticated requests that change
+// something.
+const CSRFHeader = "X-Wattson-CSRF"
+
+func checkCSRF(r *http.Request) error {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	if r.Header.Get(CSRFHeader) != "1" {
+		return &Error{Kind: KindCSRF, Detail: "a request authenticated by the session cookie must send the header " + CSRFHeader + ": 1"}
+	}
+	return nil
 }
 
 // touch records a token's use at most once a minute per token.

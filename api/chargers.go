@@ -44,6 +44,11 @@ func (a *API) chargerJSON(r *http.Request, c store.Charger) (ChargerJSON, error)
 	if err != nil {
 		return ChargerJSON{}, err
 	}
+	return a.chargerWith(c, conns), nil
+}
+
+// chargerWith is a charger as the API shows it, with its connectors.
+func (a *API) chargerWith(c store.Charger, conns []store.Connector) ChargerJSON {
 	return ChargerJSON{
 		ID: c.ID, Registration: string(c.Registration), Vendor: c.Vendor, Model: c.Model,
 		SerialNumber: c.SerialNumber, ChargeBoxSerialNumber: c.ChargeBoxSerial, FirmwareVersion: c.FirmwareVersion,
@@ -51,7 +56,7 @@ func (a *API) chargerJSON(r *http.Request, c store.Charger) (ChargerJSON, error)
 		HasPassword: c.PasswordHash != "", LastBootAt: c.LastBootAt, LastSeenAt: c.LastSeenAt,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		Connected: a.svc.IsConnected(c.ID), Connectors: connectorsJSON(conns),
-	}, nil
+	}
 }
 
 func connectorsJSON(cs []store.Connector) []csms.ConnectorJSON {
@@ -87,13 +92,22 @@ func (a *API) listChargers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// One read for the connectors of the whole page.
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	conns, err := a.st.ListConnectorsOf(r.Context(), ids)
+	if err != nil {
+		return err
+	}
+	byCharger := make(map[string][]store.Connector, len(cs))
+	for _, c := range conns {
+		byCharger[c.ChargerID] = append(byCharger[c.ChargerID], c)
+	}
 	out := make([]ChargerJSON, 0, len(cs))
 	for _, c := range cs {
-		cj, err := a.chargerJSON(r, c)
-		if err != nil {
-			return err
-		}
-		out = append(out, cj)
+		out = append(out, a.chargerWith(c, byCharger[c.ID]))
 	}
 	return writeJSON(w, http.StatusOK, page(out, limit, func(c ChargerJSON) string { return c.ID }))
 }

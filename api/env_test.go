@@ -34,7 +34,7 @@ const adminToken = "test-admin-token-0123456789"
 // env is a whole central system on loopback: a SQLite store in a temporary
 // file, the csms.Service, the OCPP websocket server and the API over HTTP.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	st      store.Store
 	svc     *csms.Service
 	api     *api.API
@@ -42,7 +42,7 @@ type env struct {
 	ocppURL string
 }
 
-func newEnv(t *testing.T, mod func(*api.Config)) *env {
+func newEnv(t testing.TB, mod func(*api.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"))
@@ -92,7 +92,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decoding %s: %v", r.Body, err)
@@ -188,7 +188,7 @@ func wantProblem(t *testing.T, r response, status int, kind api.Kind, field stri
 // charger is a test charger: an OCPP client whose answers to the central
 // system's calls come from handle, and which records the calls it got.
 type charger struct {
-	t    *testing.T
+	t    testing.TB
 	id   string
 	conn *ocpp.Conn
 
@@ -269,7 +269,7 @@ func (c *charger) status(connector int, status v16.ChargePointStatus) {
 }
 
 // eventually retries cond until it holds or a few seconds pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {

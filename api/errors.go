@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wattson-csms/wattson/csms"
 	"github.com/wattson-csms/wattson/ocpp"
@@ -27,6 +29,8 @@ const (
 	KindPayloadTooLarge      Kind = "payload-too-large"
 	KindUnauthorized         Kind = "unauthorized"
 	KindForbidden            Kind = "forbidden"
+	KindCSRF                 Kind = "csrf" // a cookie-authenticated change without X-Wattson-CSRF: 1
+	KindTooManyRequests      Kind = "too-many-requests"
 	KindNotFound             Kind = "not-found"
 	KindUnknownAction        Kind = "unknown-action"
 	KindMethodNotAllowed     Kind = "method-not-allowed"
@@ -55,6 +59,8 @@ var kinds = map[Kind]struct {
 	KindPayloadTooLarge:      {http.StatusRequestEntityTooLarge, "Payload too large"},
 	KindUnauthorized:         {http.StatusUnauthorized, "Unauthorized"},
 	KindForbidden:            {http.StatusForbidden, "Forbidden"},
+	KindCSRF:                 {http.StatusForbidden, "Missing CSRF header"},
+	KindTooManyRequests:      {http.StatusTooManyRequests, "Too many requests"},
 	KindNotFound:             {http.StatusNotFound, "Not found"},
 	KindUnknownAction:        {http.StatusNotFound, "Unknown action"},
 	KindMethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed"},
@@ -78,6 +84,9 @@ type Error struct {
 	// Answer is the charger's answer to a rejected command, shown in the
 	// problem.
 	Answer json.RawMessage
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -221,6 +230,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.Log(r.Context(), level, "api request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "err", err)
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wattson"`)
+	}
+	var apiErr *Error
+	if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((apiErr.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	body, mErr := json.Marshal(p)
 	if mErr != nil {

@@ -1,6 +1,6 @@
 // Package store defines what Wattson keeps — chargers, connectors, id tags,
-// transactions, meter values, charger events, the OCPP message log and API
-// tokens — and the Store interface that the SQLite (store/sqlite) and
+// transactions, meter values, charger events, the OCPP message log, API
+// tokens, dashboard users and their login sessions — and the Store interface that the SQLite (store/sqlite) and
 // PostgreSQL (store/postgres) implementations satisfy. Both run the same
 // conformance suite (store/storetest).
 //
@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -20,6 +21,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
 	ErrInvalid  = errors.New("invalid")
+	// ErrLastAdmin is the ErrConflict of demoting or deleting the last
+	// user with the admin role.
+	ErrLastAdmin = fmt.Errorf("%w: the last admin user cannot be deleted or demoted", ErrConflict)
 )
 
 // Registration is whether a charger may operate.
@@ -271,6 +275,46 @@ type Token struct {
 	LastUsedAt *time.Time
 }
 
+// User is a person who logs in to the dashboard. Usernames are 1 to 64
+// characters of [A-Za-z0-9._@-], compared exactly.
+type User struct {
+	Username     string
+	PasswordHash string // bcrypt
+	Role         Role
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastLoginAt  *time.Time
+}
+
+// UserUpdate changes a user; nil fields are kept.
+type UserUpdate struct {
+	Role         *Role
+	PasswordHash *string
+}
+
+// Session is a dashboard login; only the hash of its cookie token is
+// stored.
+type Session struct {
+	Hash       []byte // SHA-256 of the token
+	Username   string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastSeenAt time.Time
+}
+
+// ChargerSummary is what an overview of the whole fleet needs of every
+// charger.
+type ChargerSummary struct {
+	ID           string
+	Registration Registration
+	LastSeenAt   *time.Time
+	LastBootAt   *time.Time
+	CreatedAt    time.Time
+}
+
+// MaxBulk is the most ids a bulk read such as ListConnectorsOf takes.
+const MaxBulk = 1000
+
 // Store is everything Wattson keeps. Implementations are safe for
 // concurrent use. A write has returned only once it is durable.
 type Store interface {
@@ -292,6 +336,16 @@ type Store interface {
 	RecordStatus(ctx context.Context, c Connector) error
 	ListConnectors(ctx context.Context, chargerID string) ([]Connector, error)
 	StatusHistory(ctx context.Context, chargerID string, connectorID int, limit int) ([]Connector, error)
+	// ListConnectorsOf returns the connectors of the given chargers (at
+	// most MaxBulk ids), ordered by charger and connector: one query for a
+	// page of chargers.
+	ListConnectorsOf(ctx context.Context, chargerIDs []string) ([]Connector, error)
+	// ListAllConnectors returns every connector of every charger, ordered
+	// by charger and connector.
+	ListAllConnectors(ctx context.Context) ([]Connector, error)
+	// ListChargerSummaries returns every charger, ordered by id, with only
+	// the fields of ChargerSummary.
+	ListChargerSummaries(ctx context.Context) ([]ChargerSummary, error)
 
 	// Id tags.
 	GetIDTag(ctx context.Context, idTag string) (IDTag, error)
@@ -306,6 +360,11 @@ type Store interface {
 	ListTransactions(ctx context.Context, f TxFilter) ([]Transaction, error)
 	// HasActiveTransaction reports whether idTag has a running transaction.
 	HasActiveTransaction(ctx context.Context, idTag string) (bool, error)
+	// EnergySince sums meterStop - meterStart (Wh) over the stopped
+	// transactions that started at or after since, and returns the running
+	// ones that started then (at most one per connector), whose energy so
+	// far the caller reads from the latest meter values.
+	EnergySince(ctx context.Context, since time.Time) (stoppedWh int64, running []Transaction, err error)
 
 	// Meter values. AddMeterValues writes a batch in one database
 	// transaction.
@@ -314,6 +373,11 @@ type Store interface {
 	// LatestMeterValues returns, per (connector, measurand, phase), the
 	// newest sample of a charger.
 	LatestMeterValues(ctx context.Context, chargerID string) ([]MeterSample, error)
+	// LatestMeterValuesOf returns the newest sample per (charger,
+	// connector, phase) of the given measurands across all chargers
+	// (Energy.Active.Import.Register names the default measurand), ordered
+	// by charger, connector, measurand and phase.
+	LatestMeterValuesOf(ctx context.Context, measurands ...string) ([]MeterSample, error)
 
 	// Charger events.
 	AddChargerEvent(ctx context.Context, e ChargerEvent) (ChargerEvent, error)
@@ -331,5 +395,55 @@ type Store interface {
 	DeleteToken(ctx context.Context, id int64) error
 	TouchToken(ctx context.Context, id int64, at time.Time) error
 
+	// Users. CreateUser returns ErrConflict for a taken username.
+	// UpdateUser and DeleteUser return ErrLastAdmin rather than leave no
+	// admin; deleting a user deletes their sessions.
+	CreateUser(ctx context.Context, u User) (User, error)
+	GetUser(ctx context.Context, username string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	UpdateUser(ctx context.Context, username string, up UserUpdate) (User, error)
+	DeleteUser(ctx context.Context, username string) error
+
+	// Login sessions. CreateSession also records the user's last login
+	// (ErrNotFound for an unknown user). SessionByHash returns the session
+	// with its user, expired or not: expiry is the caller's decision.
+	// TouchSession moves LastSeenAt and ExpiresAt forward only.
+	CreateSession(ctx context.Context, s Session) error
+	SessionByHash(ctx context.Context, hash []byte) (Session, User, error)
+	TouchSession(ctx context.Context, hash []byte, lastSeen, expires time.Time) error
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteUserSessions deletes a user's sessions except the one with the
+	// hash keep (nil keeps none) and returns how many went.
+	DeleteUserSessions(ctx context.Context, username string, keep []byte) (int64, error)
+	// DeleteExpiredSessions deletes the sessions that expired before t.
+	DeleteExpiredSessions(ctx context.Context, t time.Time) (int64, error)
+
 	Close() error
+}
+
+// ValidUsername reports whether s is a valid username: 1 to 64 characters
+// of A-Z, a-z, 0-9, '.', '_', '@' and '-'.
+func ValidUsername(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '.', c == '_', c == '@', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidRole reports whether r is one of the three roles.
+func ValidRole(r Role) bool {
+	switch r {
+	case RoleAdmin, RoleOperator, RoleViewer:
+		return true
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 // Command wattson is the Wattson central system for EV chargers.
 //
 //	wattson serve     run the central system
+//	wattson user      manage dashboard users
 //	wattson version   print the version
 package main
 
@@ -24,6 +25,7 @@ import (
 	"github.com/wattson-csms/wattson/csms"
 	"github.com/wattson-csms/wattson/ocpp"
 	"github.com/wattson-csms/wattson/store"
+	"github.com/wattson-csms/wattson/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -38,6 +40,7 @@ const usage = `Wattson, a central system for EV chargers (OCPP 1.6J).
 Usage:
   wattson serve [flags]   run the central system (wattson serve -h for flags)
   wattson sim [flags]     simulated chargers and load generator (wattson sim -h)
+  wattson user CMD        dashboard users: add, list, delete, passwd (wattson user -h)
   wattson version         print the version
 `
 
@@ -65,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "sim":
 		return runSim(ctx, args[1:], stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "wattson", versionString())
 		return 0
@@ -246,6 +251,13 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	}
 	defer st.Close()
 
+	// Someone must be able to log in to the dashboard: never a default
+	// password, a random one, logged once.
+	firstName, firstPassword, err := firstUser(ctx, st, cfg.demo, log)
+	if err != nil {
+		return err
+	}
+
 	svc, err := csms.New(csms.Config{
 		Store:             st,
 		Logger:            log,
@@ -289,7 +301,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	}
 	defer apiSrv.Close()
 	if cfg.adminToken == "" && !cfg.demo {
-		log.Warn("no -admin-token or WATTSON_ADMIN_TOKEN: the API accepts only tokens created earlier")
+		log.Info("no -admin-token: integrations use tokens created in the API (POST /api/v1/tokens); people sign in to the dashboard")
 	}
 
 	mux := http.NewServeMux()
@@ -297,9 +309,10 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		writeStatus(r.Context(), w, svc, ocppSrv.Metrics())
-	})
+	// The dashboard answers every other path (its own routes included).
+	// It shows nothing without signing in; everything it shows comes from
+	// the API.
+	mux.Handle("/", web.Handler())
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
@@ -318,7 +331,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 		scheme, wsScheme = "https", "wss"
 	}
 	log.Info("wattson serving", "version", versionString(), "db", kind,
-		"ocpp", wsScheme+"://"+displayAddr(ln.Addr())+"/ocpp/{chargerId}", "status", scheme+"://"+displayAddr(ln.Addr())+"/")
+		"ocpp", wsScheme+"://"+displayAddr(ln.Addr())+"/ocpp/{chargerId}", "dashboard", scheme+"://"+displayAddr(ln.Addr())+"/")
 	if cfg.demo {
 		host := displayAddr(ln.Addr())
 		demoCtx, stopDemo := context.WithCancel(ctx)
@@ -331,6 +344,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 			"api", scheme+"://"+host+"/api/v1/chargers",
 			"events", scheme+"://"+host+"/api/v1/events",
 			"adminToken", cfg.adminToken,
+			"user", firstName, "password", firstPassword,
 			"try", "curl -H 'Authorization: Bearer "+cfg.adminToken+"' "+scheme+"://"+host+"/api/v1/transactions")
 	}
 	if ready != nil {
@@ -379,34 +393,4 @@ func displayAddr(a net.Addr) string {
 		return "localhost:" + strings.TrimPrefix(s, "0.0.0.0:")
 	}
 	return s
-}
-
-// writeStatus writes a plain-text page of the chargers and what the OCPP
-// layer has counted; the dashboard will replace it.
-func writeStatus(ctx context.Context, w http.ResponseWriter, svc *csms.Service, m *ocpp.Metrics) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	chargers, err := svc.Store().ListChargers(ctx, store.ChargerFilter{Limit: 1000})
-	if err != nil {
-		http.Error(w, "could not read the chargers: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	fmt.Fprintf(w, "Wattson %s\n\n%d charger(s) known, %d connected. Point a charger at ws://<this host>/ocpp/<chargerId> (OCPP 1.6J).\n\n",
-		versionString(), len(chargers), len(svc.ConnectedIDs()))
-	for _, ch := range chargers {
-		state := "offline"
-		if svc.IsConnected(ch.ID) {
-			state = "online"
-		}
-		fmt.Fprintf(w, "%-24s %-8s %-9s %s %s  firmware %s\n", ch.ID, state, ch.Registration, ch.Vendor, ch.Model, ch.FirmwareVersion)
-		conns, err := svc.Store().ListConnectors(ctx, ch.ID)
-		if err != nil {
-			continue
-		}
-		for _, c := range conns {
-			fmt.Fprintf(w, "    connector %d: %s (%s)\n", c.ConnectorID, c.Status, c.ErrorCode)
-		}
-	}
-	fmt.Fprintf(w, "\nframes in %d, out %d, bad %d, oversized %d; connections accepted %d, refused %d, replaced %d\n",
-		m.FramesIn.Load(), m.FramesOut.Load(), m.BadFrames.Load(), m.Oversized.Load(),
-		m.Accepted.Load(), m.Refused.Load(), m.Replaced.Load())
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -13,7 +14,7 @@ import (
 	"time"
 
 	"github.com/wattson-csms/wattson/ocpp"
-	"github.com/wattson-csms/wattson/ocpp/v16"
+	v16 "github.com/wattson-csms/wattson/ocpp/v16"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -65,7 +66,7 @@ func startServe(t *testing.T, args ...string) string {
 }
 
 func TestServeAnswersACharger(t *testing.T) {
-	addr := startServe(t, "-heartbeat-interval", "60s", "-unknown-chargers", "accept")
+	addr := startServe(t, "-heartbeat-interval", "60s", "-unknown-chargers", "accept", "-admin-token", testAdmin)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := ocpp.Dial(ctx, "ws://"+addr+"/ocpp/Garage-1", ocpp.DialOptions{})
@@ -113,16 +114,40 @@ func TestServeAnswersACharger(t *testing.T) {
 		t.Errorf("invalid status: got %v", err)
 	}
 
-	resp, err := http.Get("http://" + addr + "/")
+	// The API shows the charger online with what it reported.
+	var ch struct {
+		Registration string `json:"registration"`
+		Vendor       string `json:"vendor"`
+		Model        string `json:"model"`
+		Connected    bool   `json:"connected"`
+		Connectors   []struct {
+			ConnectorID int    `json:"connectorId"`
+			Status      string `json:"status"`
+		} `json:"connectors"`
+	}
+	apiGet(t, addr, "/api/v1/chargers/Garage-1", &ch)
+	if ch.Registration != "Accepted" || ch.Vendor != "DIY" || ch.Model != "Wallbox" || !ch.Connected ||
+		len(ch.Connectors) != 1 || ch.Connectors[0].Status != "Charging" {
+		t.Errorf("charger as the API shows it: %+v", ch)
+	}
+}
+
+// apiGet reads an API resource with the test's admin token into v.
+func apiGet(t *testing.T, addr, path string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{"1 charger(s) known, 1 connected", "Garage-1", "online", "Accepted", "DIY Wallbox", "connector 1: Charging"} {
-		if !strings.Contains(string(page), want) {
-			t.Errorf("status page lacks %q:\n%s", want, page)
-		}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", path, err, body)
 	}
 }
 
@@ -158,23 +183,18 @@ func TestDemo(t *testing.T) {
 		t.Skip("skipped in -short mode: the demo runs for up to a minute")
 	}
 	addr := startServe(t, "-demo", "-admin-token", testAdmin)
-	deadline := time.Now().Add(90 * time.Second)
-	var page string
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		page = string(b)
-		if strings.Contains(page, "10 charger(s) known, 10 connected") && strings.Contains(page, "Charging") {
+	type overview struct {
+		Chargers struct{ Online, Charging int } `json:"chargers"`
+	}
+	var ov overview
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		apiGet(t, addr, "/api/v1/overview", &ov)
+		if ov.Chargers.Online == 10 && ov.Chargers.Charging > 0 {
 			break
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
-	if !strings.Contains(page, "10 connected") || !strings.Contains(page, "Charging") {
-		t.Fatalf("the demo did not get going:\n%s", page)
+	if ov.Chargers.Online != 10 || ov.Chargers.Charging == 0 {
+		t.Fatalf("the demo did not get going: %+v", ov)
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/v1/transactions?active=true", nil)
 	req.Header.Set("Authorization", "Bearer "+testAdmin)

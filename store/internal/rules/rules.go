@@ -263,3 +263,50 @@ func Token(t store.Token) error {
 	}
 	return invalid("token role %q", t.Role)
 }
+
+// User checks a user to create.
+func User(u store.User) error {
+	if !store.ValidUsername(u.Username) {
+		return invalid("username %q", u.Username)
+	}
+	if u.PasswordHash == "" {
+		return invalid("user %q without password hash", u.Username)
+	}
+	if !store.ValidRole(u.Role) {
+		return invalid("user role %q", u.Role)
+	}
+	return nil
+}
+
+// UserUpdate checks a change to a user.
+func UserUpdate(up store.UserUpdate) error {
+	if up.Role != nil && !store.ValidRole(*up.Role) {
+		return invalid("user role %q", *up.Role)
+	}
+	if up.PasswordHash != nil && *up.PasswordHash == "" {
+		return invalid("empty password hash")
+	}
+	return nil
+}
+
+// Session checks a session to create.
+func Session(s store.Session) error {
+	if len(s.Hash) == 0 {
+		return invalid("session without hash")
+	}
+	if s.Username == "" {
+		return invalid("session without user")
+	}
+	if s.ExpiresAt.IsZero() {
+		return invalid("session without expiry")
+	}
+	return nil
+}
+
+// Bulk checks the ids of a bulk read.
+func Bulk(ids []string) error {
+	if len(ids) > store.MaxBulk {
+		return invalid("%d ids in one read; at most %d", len(ids), store.MaxBulk)
+	}
+	return nil
+}
