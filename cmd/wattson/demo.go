@@ -31,16 +31,19 @@ type demoSite struct {
 var demoSites = []demoSite{
 	// Two wallboxes of a home, evening: cars come home.
 	{prefix: "HOME-", chargers: 2, connectors: 1, scenario: sim.Home, maxCurrent: 16, start: func(now time.Time) time.Time {
-		return atHour(now, 18, 15)
+		return atHour(lastWednesday(now), 18, 15)
 	}},
 	// A small office: eight chargers, a weekday morning.
 	{prefix: "OFFICE-", chargers: 8, connectors: 1, scenario: sim.Office, maxCurrent: 32, start: func(now time.Time) time.Time {
-		d := atHour(now, 8, 10)
-		for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
-			d = d.AddDate(0, 0, -1)
-		}
-		return d
+		return atHour(lastWednesday(now), 8, 10)
 	}},
+}
+
+// lastWednesday is the most recent Wednesday (today if it is one). The
+// demo always plays the same weekday, so its seeded drivers do the same
+// thing whatever day it is started: cars arrive within the first minutes.
+func lastWednesday(now time.Time) time.Time {
+	return now.AddDate(0, 0, -((int(now.Weekday()) - int(time.Wednesday) + 7) % 7))
 }
 
 func atHour(now time.Time, h, m int) time.Time {

@@ -208,3 +208,13 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("active transactions: %d %s", resp.StatusCode, body)
 	}
 }
+
+func TestLastWednesday(t *testing.T) {
+	for day := 1; day <= 14; day++ {
+		now := time.Date(2026, 11, day, 12, 0, 0, 0, time.UTC)
+		w := lastWednesday(now)
+		if w.Weekday() != time.Wednesday || w.After(now) || now.Sub(w) >= 7*24*time.Hour {
+			t.Errorf("lastWednesday(%s) = %s", now.Format("Mon Jan 2"), w.Format("Mon Jan 2"))
+		}
+	}
+}
