@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,11 +15,11 @@ import (
 
 	"github.com/wattson-csms/wattson/api"
 	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/csms/csmstest"
 	"github.com/wattson-csms/wattson/ocpp"
 	"github.com/wattson-csms/wattson/ocpp/ocpptest"
-	"github.com/wattson-csms/wattson/ocpp/v16"
+	v16 "github.com/wattson-csms/wattson/ocpp/v16"
 	"github.com/wattson-csms/wattson/store"
-	"github.com/wattson-csms/wattson/store/sqlite"
 )
 
 // Every test must leave no goroutine behind: event streams end with their
@@ -44,34 +43,10 @@ type env struct {
 
 func newEnv(t testing.TB, mod func(*api.Config)) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	svc, err := csms.New(csms.Config{Store: st, MessageLogKeep: 100, SeenFlushInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		svc.Run(runCtx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
+	c := csmstest.New(t, nil, func(cfg *csms.Config) {
+		cfg.MessageLogKeep, cfg.SeenFlushInterval = 100, 20*time.Millisecond
 	})
-	srv := &ocpp.Server{
-		Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6", Handler: svc.Router()}},
-		OnConnect:    svc.Connected,
-		OnDisconnect: svc.Disconnected,
-		Options:      ocpp.Options{OnFrame: svc.Frame},
-	}
-	svc.SetConns(srv)
-	ocppURL := ocpptest.NewServer(t, srv)
+	st, svc, ocppURL := c.Store, c.Service, c.URL
 	cfg := api.Config{CSMS: svc, Store: st, AdminToken: adminToken, CommandTimeout: 5 * time.Second}
 	if mod != nil {
 		mod(&cfg)

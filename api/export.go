@@ -24,14 +24,7 @@ var csvHeader = []string{"id", "chargerId", "connectorId", "idTag", "startedAt",
 // by page, at most maxExportRows (limit= lowers it).
 func (a *API) exportTransactions(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
-	f := store.TxFilter{
-		ChargerID: q.str("chargerId", 48),
-		IDTag:     q.str("idTag", maxIDTag),
-		Active:    q.boolean("active"),
-		From:      q.time("from"),
-		To:        q.time("to"),
-		Before:    q.id("before"),
-	}
+	f := txFilter(q)
 	limit := maxExportRows
 	if v := q.str("limit", 10); v != "" {
 		n, err := strconv.Atoi(v)
@@ -39,9 +32,6 @@ func (a *API) exportTransactions(w http.ResponseWriter, r *http.Request) error {
 			q.fail("limit", "limit must be an integer from 1 to %d", maxExportRows)
 		}
 		limit = n
-	}
-	if q.err == nil && f.From != nil && f.To != nil && f.To.Before(*f.From) {
-		q.fail("to", "to is before from")
 	}
 	if q.err != nil {
 		return q.err

@@ -17,18 +17,8 @@ type TransactionDetailJSON struct {
 
 func (a *API) listTransactions(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
-	f := store.TxFilter{
-		ChargerID: q.str("chargerId", 48),
-		IDTag:     q.str("idTag", maxIDTag),
-		Active:    q.boolean("active"),
-		From:      q.time("from"),
-		To:        q.time("to"),
-		Before:    q.id("before"),
-		Limit:     q.limit(),
-	}
-	if q.err == nil && f.From != nil && f.To != nil && f.To.Before(*f.From) {
-		q.fail("to", "to is before from")
-	}
+	f := txFilter(q)
+	f.Limit = q.limit()
 	if q.err != nil {
 		return q.err
 	}
@@ -62,4 +52,21 @@ func (a *API) getTransaction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, TransactionDetailJSON{TransactionJSON: csms.TransactionToJSON(tx), MeterValues: samplesJSON(ms)})
+}
+
+// txFilter reads the filters GET /transactions and its CSV export share;
+// errors are left in q.
+func txFilter(q *query) store.TxFilter {
+	f := store.TxFilter{
+		ChargerID: q.str("chargerId", 48),
+		IDTag:     q.str("idTag", maxIDTag),
+		Active:    q.boolean("active"),
+		From:      q.time("from"),
+		To:        q.time("to"),
+		Before:    q.id("before"),
+	}
+	if q.err == nil && f.From != nil && f.To != nil && f.To.Before(*f.From) {
+		q.fail("to", "to is before from")
+	}
+	return f
 }

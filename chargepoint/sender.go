@@ -7,8 +7,9 @@ import (
 	"math"
 	"time"
 
+	"github.com/wattson-csms/wattson/chargepoint/schedule"
 	"github.com/wattson-csms/wattson/ocpp"
-	"github.com/wattson-csms/wattson/ocpp/v16"
+	v16 "github.com/wattson-csms/wattson/ocpp/v16"
 )
 
 // outMsg is a message that is not transaction-related (StatusNotification,
@@ -249,18 +250,6 @@ func (cp *ChargePoint) housekeeper(ctx context.Context) {
 	}
 }
 
-func earliest(a, b time.Time) time.Time {
-	switch {
-	case a.IsZero():
-		return b
-	case b.IsZero():
-		return a
-	case b.Before(a):
-		return b
-	}
-	return a
-}
-
 func (cp *ChargePoint) housekeepLocked(now time.Time) time.Time {
 	var next time.Time
 	// Periodic samples.
@@ -280,7 +269,7 @@ func (cp *ChargePoint) housekeepLocked(now time.Time) time.Time {
 			cp.saveStateLocked()
 			c.nextSample = cp.nextSampleAfter(now)
 		}
-		next = earliest(next, c.nextSample)
+		next = schedule.Earliest(next, c.nextSample)
 	}
 	// Clock-aligned samples.
 	if iv := time.Duration(cp.confIntLocked(keyClockAlignedDataInterval)) * time.Second; iv > 0 {
@@ -293,7 +282,7 @@ func (cp *ChargePoint) housekeepLocked(now time.Time) time.Time {
 			k := math.Floor(float64(now.Sub(day))/float64(iv)) + 1
 			cp.nextAligned = day.Add(time.Duration(k) * iv)
 		}
-		next = earliest(next, cp.nextAligned)
+		next = schedule.Earliest(next, cp.nextAligned)
 	}
 	// Reservations.
 	for _, r := range append([]*reservation(nil), cp.reservations...) {
@@ -302,7 +291,7 @@ func (cp *ChargePoint) housekeepLocked(now time.Time) time.Time {
 			cp.removeReservationLocked(r.ID)
 			continue
 		}
-		next = earliest(next, r.Expiry)
+		next = schedule.Earliest(next, r.Expiry)
 	}
 	// Authorizations waiting for the cable.
 	for _, c := range cp.conns[1:] {
@@ -315,7 +304,7 @@ func (cp *ChargePoint) housekeepLocked(now time.Time) time.Time {
 			cp.refreshLocked(c, false)
 			continue
 		}
-		next = earliest(next, c.pending.deadline)
+		next = schedule.Earliest(next, c.pending.deadline)
 	}
 	// Profiles that ended, and period boundaries.
 	if cp.dropExpiredProfilesLocked(now) {
@@ -325,7 +314,7 @@ func (cp *ChargePoint) housekeepLocked(now time.Time) time.Time {
 		if !c.limitNext.IsZero() && !now.Before(c.limitNext) {
 			cp.refreshLocked(c, true)
 		}
-		next = earliest(next, c.limitNext)
+		next = schedule.Earliest(next, c.limitNext)
 	}
 	return next
 }

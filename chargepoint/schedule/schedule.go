@@ -13,7 +13,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/wattson-csms/wattson/ocpp/v16"
+	v16 "github.com/wattson-csms/wattson/ocpp/v16"
 )
 
 // Profile is an installed charging profile.
@@ -205,7 +205,7 @@ func Stack(profiles []*Profile, e Electrical, t time.Time, txStart *time.Time) (
 	})
 	for _, p := range ordered {
 		per, in, n := At(p, t, txStart)
-		next = earliest(next, n)
+		next = Earliest(next, n)
 		if in && !ok {
 			amps, ok = e.Amps(per), true
 		}
@@ -213,7 +213,8 @@ func Stack(profiles []*Profile, e Electrical, t time.Time, txStart *time.Time) (
 	return amps, ok, next
 }
 
-func earliest(a, b time.Time) time.Time {
+// Earliest returns the earlier of two times, a zero time meaning "none".
+func Earliest(a, b time.Time) time.Time {
 	switch {
 	case a.IsZero():
 		return b
@@ -242,7 +243,7 @@ func (s Set) Limit(e Electrical, t time.Time) (amps float64, ok bool, next time.
 	maxA, maxOK, n1 := Stack(s.ChargePointMax, e, t, s.TxStart)
 	txA, txOK, n2 := Stack(s.Tx, e, t, s.TxStart)
 	defA, defOK, n3 := Stack(s.TxDefault, e, t, s.TxStart)
-	next = earliest(earliest(n1, n2), n3)
+	next = Earliest(Earliest(n1, n2), n3)
 	if !txOK && defOK {
 		txA, txOK = defA, true
 	}
