@@ -344,8 +344,8 @@ func TestUnusedCurrentMovesOn(t *testing.T) {
 		car1     float64 // cap of car 1 once trimmed
 		car2     float64
 	}{
-		{headroom: -1, car1: 13, car2: 19}, // no headroom: exactly the 19 A
-		{headroom: 1, car1: 14, car2: 18},  // default: 1 A headroom to probe upwards
+		{headroom: 0, car1: 13, car2: 19}, // default, no headroom: exactly the 19 A
+		{headroom: 1, car1: 14, car2: 18}, // 1 A headroom to show it wants more
 	} {
 		cfg := Config{Headroom: tc.headroom, SteadyFor: time.Minute, MinInterval: -1}
 		tr := mustTree(t, Group{ID: "line", Limit: three(32)})

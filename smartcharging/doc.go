@@ -24,9 +24,11 @@
 // A car often takes less than it is offered (a small on-board charger, a
 // battery nearly full). Offered current it does not take is wasted for
 // others, so a car that has drawn well below its limit for SteadyFor is
-// capped at its draw plus Headroom; the headroom lets it show that it wants
-// more, and when it draws close to the cap it gets its fair share back. A
-// probe every ProbeEvery covers cars that would never show it.
+// capped at its draw plus Headroom. By default there is no headroom, so all
+// it leaves goes to others (car 1 draws 13 A of 32, car 2 gets 19 A); a
+// probe every ProbeEvery gives it its fair share again in case it can take
+// more. With a headroom it can show that sooner: when it draws close to its
+// cap it gets its fair share back at once.
 //
 // Chargers are slow and unreliable: a lowered limit may take seconds to apply
 // or never be confirmed. So the allocator tracks each connector's exposure,

@@ -8,7 +8,10 @@ type Config struct {
 	Voltage    float64 // per phase, for power limits and solar; 230
 	MinCurrent float64 // default minimum per connector; 6 A
 	// Headroom is added to what a car draws when its allocation is trimmed
-	// to its draw, so that it can show it wants more; 1 A.
+	// to its draw, so that it can show it wants more at once; 0 A: the
+	// issue's "car 1 draws 13 A of 32, car 2 takes 19 A" exactly, and a
+	// trimmed car gets its share back at the next probe (ProbeEvery) or
+	// when its state changes. 1 A makes it quicker at that cost.
 	Headroom float64
 	// SteadyFor is how long a car must draw below its limit before its
 	// allocation is trimmed to its draw; 1 min.
@@ -50,7 +53,7 @@ func (c Config) withDefaults() Config {
 	}
 	setF(&c.Voltage, 230)
 	setF(&c.MinCurrent, 6)
-	setF(&c.Headroom, 1)
+	setF(&c.Headroom, 0)
 	setD(&c.SteadyFor, time.Minute)
 	setD(&c.ProbeEvery, 15*time.Minute)
 	setF(&c.Hysteresis, 1)

@@ -418,6 +418,8 @@ type Store interface {
 	// DeleteExpiredSessions deletes the sessions that expired before t.
 	DeleteExpiredSessions(ctx context.Context, t time.Time) (int64, error)
 
+	SmartStore
+
 	Close() error
 }
 

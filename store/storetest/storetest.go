@@ -50,6 +50,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Invalid", testInvalid},
 		{"Concurrency", testConcurrency},
 		{"ConcurrentStarts", testConcurrentStarts},
+		{"Groups", testGroups},
+		{"GroupCycleRace", testGroupCycleRace},
+		{"ConnectorSettings", testConnectorSettings},
+		{"ConnectorLimits", testConnectorLimits},
+		{"Prices", testPrices},
+		{"ChargingProfiles", testChargingProfiles},
+		{"Leases", testLeases},
+		{"LeaseRace", testLeaseRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
