@@ -126,6 +126,7 @@ type serveConfig struct {
 	heartbeatInterval time.Duration
 	requireProtocol   bool
 	demo              bool
+	smart             smartConfig
 	logLevel          slog.Level
 	logJSON           bool
 }
@@ -149,6 +150,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.heartbeatInterval, "heartbeat-interval", 5*time.Minute, "heartbeat interval given to chargers at boot")
 	fs.BoolVar(&cfg.requireProtocol, "require-subprotocol", false, "refuse chargers that offer no websocket subprotocol")
 	fs.BoolVar(&cfg.demo, "demo", false, "run a simulated home (2 wallboxes) and office (8 chargers) against this server, on sqlite:wattson-demo.db unless -db is given")
+	addSmartFlags(fs, &cfg.smart)
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -295,7 +297,16 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	if cfg.demo && cfg.adminToken == "" {
 		cfg.adminToken = newDemoToken()
 	}
-	apiSrv, err := api.New(api.Config{CSMS: svc, AdminToken: cfg.adminToken, Logger: log})
+	smart, stopSmart, err := startSmart(ctx, cfg.smart, st, svc, log)
+	if err != nil {
+		return err
+	}
+	defer stopSmart()
+	reserved := 0
+	if smart != nil {
+		reserved = smart.StackLevel()
+	}
+	apiSrv, err := api.New(api.Config{CSMS: svc, AdminToken: cfg.adminToken, Logger: log, Smart: smart, ReservedStackLevel: reserved})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,9 @@ type Status struct {
 // GroupStatus is a group's limit and load after the last round.
 type GroupStatus struct {
 	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	ParentID    string     `json:"parentId"`
+	SiteMeter   bool       `json:"siteMeter"`
 	LimitA      [3]float64 `json:"limitA"`
 	PowerLimitW float64    `json:"powerLimitW"`
 	AllocatedA  [3]float64 `json:"allocatedA"`
@@ -82,7 +85,7 @@ func (m *Manager) Status() Status {
 		res = m.prev
 	}
 	for _, g := range m.groups {
-		gs := GroupStatus{ID: g.ID, LimitA: g.LimitA, PowerLimitW: g.PowerLimitW}
+		gs := GroupStatus{ID: g.ID, Name: g.Name, ParentID: g.ParentID, SiteMeter: g.SiteMeter, LimitA: g.LimitA, PowerLimitW: g.PowerLimitW}
 		if res != nil {
 			for _, rg := range res.Groups {
 				if rg.ID == g.ID {
