@@ -43,9 +43,11 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime 40s ./ocpp/v16
 	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./internal/jsonlex
 	$(GO) test -run '^$$' -fuzz '^FuzzRequests$$' -fuzztime $(FUZZTIME) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePrices$$' -fuzztime $(FUZZTIME) ./smartcharging/feeds
+	$(GO) test -run '^$$' -fuzz '^FuzzParseReading$$' -fuzztime $(FUZZTIME) ./smartcharging/feeds
 
 bench: ## hot-path benchmarks (see docs/performance.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./ocpp/... ./internal/...
+	$(GO) test -run '^$$' -bench . -benchmem ./ocpp/... ./internal/... ./smartcharging
 
 memconn: ## memory per idle connection at 10,000 connections (see docs/performance.md)
 	$(GO) run ./internal/cmd/memconn -n 10000
