@@ -60,8 +60,13 @@ func newDemoToken() string {
 
 // runDemo registers the demo's id tags and runs its simulated fleets
 // against the central system at ocppURL until ctx ends.
-func runDemo(ctx context.Context, st store.Store, ocppURL string, log *slog.Logger) {
+func runDemo(ctx context.Context, st store.Store, ocppURL string, reload func(), log *slog.Logger) {
 	now := time.Now()
+	if err := demoSmartCharging(ctx, st, now); err != nil {
+		log.Error("demo smart charging", "err", err)
+	} else if reload != nil {
+		reload()
+	}
 	done := make(chan struct{}, len(demoSites))
 	for i, site := range demoSites {
 		fleet, err := sim.NewFleet(sim.FleetConfig{
@@ -98,4 +103,50 @@ func runDemo(ctx context.Context, st store.Store, ocppURL string, log *slog.Logg
 	for range demoSites {
 		<-done
 	}
+}
+
+// demoSmartCharging puts the demo's chargers on circuits, once: the home's
+// two 16 A wallboxes share a 3×20 A garage circuit under a 3×35 A main
+// fuse (the first wallbox goes first), the office's eight chargers a
+// 3×63 A feed. It also stores an example hourly price curve for today and
+// tomorrow (cheap at night and midday, dear at the morning and evening
+// peaks) so Low-cost mode has something to plan with.
+func demoSmartCharging(ctx context.Context, st store.Store, now time.Time) error {
+	groups, err := st.ListGroups(ctx)
+	if err != nil || len(groups) > 0 {
+		return err
+	}
+	for _, g := range []store.ChargingGroup{
+		{ID: "home", Name: "Home main fuse", LimitA: [3]float64{35, 35, 35}},
+		{ID: "garage", Name: "Garage circuit", ParentID: "home", LimitA: [3]float64{20, 20, 20}},
+		{ID: "office", Name: "Office feed", LimitA: [3]float64{63, 63, 63}, PowerLimitW: 40000},
+	} {
+		if _, err := st.PutGroup(ctx, g); err != nil {
+			return err
+		}
+	}
+	settings := []store.ConnectorSetting{
+		{ChargerID: sim.ChargerID("HOME-", 1), GroupID: "garage", Priority: 1},
+		{ChargerID: sim.ChargerID("HOME-", 2), GroupID: "garage"},
+	}
+	for i := 1; i <= 8; i++ {
+		settings = append(settings, store.ConnectorSetting{ChargerID: sim.ChargerID("OFFICE-", i), GroupID: "office"})
+	}
+	for _, s := range settings {
+		s.ConnectorID, s.Mode = 1, store.ModeOn
+		if _, err := st.PutConnectorSetting(ctx, s); err != nil {
+			return err
+		}
+	}
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
+	curve := []float64{ // per kWh, by hour of day
+		0.18, 0.16, 0.15, 0.15, 0.16, 0.19, 0.26, 0.33, 0.35, 0.30, 0.24, 0.19,
+		0.16, 0.15, 0.17, 0.21, 0.27, 0.34, 0.38, 0.36, 0.30, 0.25, 0.22, 0.20,
+	}
+	var slots []store.PriceSlot
+	for h := range 48 {
+		start := day.Add(time.Duration(h) * time.Hour)
+		slots = append(slots, store.PriceSlot{Start: start.UTC(), End: start.Add(time.Hour).UTC(), Price: curve[h%24] + float64(h/24)*0.01})
+	}
+	return st.PutPrices(ctx, slots[0].Start, slots[len(slots)-1].End, slots)
 }

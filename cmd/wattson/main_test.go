@@ -207,6 +207,27 @@ func TestDemo(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"active":true`) {
 		t.Fatalf("active transactions: %d %s", resp.StatusCode, body)
 	}
+	// The demo's chargers are under smart charging: every one has a limit.
+	var sc struct {
+		Groups     []struct{ ID string }
+		Connectors []struct {
+			ChargerID string
+			LimitA    *float64
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		apiGet(t, addr, "/api/v1/smart-charging", &sc)
+		limited := 0
+		for _, c := range sc.Connectors {
+			if c.LimitA != nil {
+				limited++
+			}
+		}
+		if len(sc.Groups) == 3 && len(sc.Connectors) == 10 && limited == 10 {
+			return
+		}
+	}
+	t.Fatalf("smart charging in the demo: %+v", sc)
 }
 
 func TestLastWednesday(t *testing.T) {
