@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/smartcharging/manager"
 	"github.com/wattson-csms/wattson/store"
 )
 
@@ -62,6 +63,13 @@ type Config struct {
 	// Location is the time zone of "today" in the overview; nil means
 	// time.Local.
 	Location *time.Location
+	// Smart is the smart-charging manager; nil: its endpoints answer 404
+	// (groups, settings and prices are still kept).
+	Smart *manager.Manager
+	// ReservedStackLevel, if not 0, is the charging profile stack level
+	// smart charging keeps for itself: POST
+	// /chargers/{id}/charging-profiles refuses it (409).
+	ReservedStackLevel int
 }
 
 // API serves /api/v1/. Create it with New.
@@ -283,6 +291,28 @@ var routes = []route{
 	{"POST", "/chargers/{id}/ocpp/{action}", operator, (*API).ocppCall},
 	{"POST", "/chargers/{id}/start", operator, (*API).start},
 	{"POST", "/chargers/{id}/stop", operator, (*API).stop},
+
+	// Charging profiles (profiles.go).
+	{"GET", "/chargers/{id}/charging-profiles", viewer, (*API).listChargingProfiles},
+	{"POST", "/chargers/{id}/charging-profiles", operator, (*API).setChargingProfile},
+	{"DELETE", "/chargers/{id}/charging-profiles", operator, (*API).clearChargingProfiles},
+	{"GET", "/chargers/{id}/connectors/{connectorId}/composite-schedule", viewer, (*API).compositeSchedule},
+
+	// Smart charging (smart.go).
+	{"GET", "/smart-charging", viewer, (*API).smartStatus},
+	{"GET", "/smart-charging/groups", viewer, (*API).listGroups},
+	{"POST", "/smart-charging/groups", operator, (*API).createGroup},
+	{"GET", "/smart-charging/groups/{group}", viewer, (*API).getGroup},
+	{"PUT", "/smart-charging/groups/{group}", operator, (*API).putGroup},
+	{"DELETE", "/smart-charging/groups/{group}", operator, (*API).deleteGroup},
+	{"GET", "/smart-charging/groups/{group}/history", viewer, (*API).groupHistory},
+	{"GET", "/smart-charging/connectors", viewer, (*API).listSettings},
+	{"PUT", "/smart-charging/connectors/{id}/{connectorId}", operator, (*API).putSetting},
+	{"DELETE", "/smart-charging/connectors/{id}/{connectorId}", operator, (*API).deleteSetting},
+	{"GET", "/smart-charging/site-meter", viewer, (*API).getSiteMeter},
+	{"PUT", "/smart-charging/site-meter", operator, (*API).putSiteMeter},
+	{"GET", "/prices", viewer, (*API).listPrices},
+	{"PUT", "/prices", operator, (*API).putPrices},
 
 	{"GET", "/id-tags", viewer, (*API).listIDTags},
 	{"GET", "/id-tags/{idTag}", viewer, (*API).getIDTag},

@@ -347,7 +347,11 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 		host := displayAddr(ln.Addr())
 		demoCtx, stopDemo := context.WithCancel(ctx)
 		demoDone := make(chan struct{})
-		go func() { runDemo(demoCtx, st, "ws://"+ln.Addr().String()+"/ocpp/", log); close(demoDone) }()
+		var reload func()
+		if smart != nil {
+			reload = smart.Reload
+		}
+		go func() { runDemo(demoCtx, st, "ws://"+ln.Addr().String()+"/ocpp/", reload, log); close(demoDone) }()
 		// The simulated chargers hang up before the central system stops.
 		defer func() { stopDemo(); <-demoDone }()
 		log.Info("demo: a simulated home (HOME-0001, HOME-0002) and office (OFFICE-0001…0008) are connecting; an hour passes in a minute",

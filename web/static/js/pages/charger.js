@@ -1,11 +1,13 @@
 // One charger: its connectors with a start/stop toggle, the live session
-// charts, configuration, commands and the OCPP message log.
+// charts, charging profiles (profiles.js), configuration, commands and the
+// OCPP message log.
 
 import { get, post, enc, qs, commandOutcome } from '../api.js';
 import * as live from '../live.js';
 import { PhaseCharts } from '../chart.js';
 import { h, setText, ago, dateTime, badge, statusClass, energy, duration, toast, busy, field, emptyState, link } from '../ui.js';
 import { approvalButtons } from './chargers.js';
+import { profilesSection } from './profiles.js';
 
 const OFFLINE = "This charger is offline — commands can't reach it.";
 const canOperate = (u) => u.role === 'operator' || u.role === 'admin';
@@ -182,6 +184,10 @@ export async function chargerPage(root, ctx) {
     } catch { charts.set([]); }
   }
 
+  // --- charging profiles and composite schedules ----------------------
+  const profiles = profilesSection(base, () => c, ctx.user);
+  root.append(profiles.el);
+
   // --- events ---------------------------------------------------------
   ctx.onLeave(live.subscribe(async ({ ids, events, reset }) => {
     let txChanged = false;
@@ -196,13 +202,14 @@ export async function chargerPage(root, ctx) {
       }
     }
     if (reset) { await loadActive(); txChanged = true; }
-    if (reset || ids.has(id) || txChanged) { drawHeader(); drawConnectors(); }
+    if (reset || ids.has(id) || txChanged) { drawHeader(); drawConnectors(); profiles.changed(txChanged); }
     if (txChanged) chooseChart();
   }));
 
   await loadActive();
   drawConnectors();
   chooseChart();
+  profiles.refresh();
 
   if (canOperate(ctx.user)) {
     root.append(commandsSection(base, () => c), configSection(base, () => c), logSection(base));
