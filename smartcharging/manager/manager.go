@@ -207,8 +207,11 @@ type live struct {
 	def        *sent // TxDefaultProfile in force
 	txp        *sent // TxProfile for tx
 	inflight   bool
-	unmanaged  bool
-	reason     string
+	// noTxProfile: the charger refused a TxProfile in this transaction;
+	// it gets TxDefaultProfiles instead.
+	noTxProfile bool
+	unmanaged   bool
+	reason      string
 }
 
 // effective is the limit the charger runs on, as far as the manager knows.

@@ -1,10 +1,12 @@
 package manager_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/wattson-csms/wattson/sim"
+	"github.com/wattson-csms/wattson/smartcharging/manager"
 	"github.com/wattson-csms/wattson/store"
 )
 
@@ -142,4 +144,76 @@ func TestOnePhaseCar(t *testing.T) {
 	if over := stop(); over > 0.05 {
 		t.Errorf("a phase was exceeded by %.2f A", over)
 	}
+}
+
+// A charger that refuses charging profiles is unmanaged: its maximum is
+// counted against the group, an alert says so, and the others share the
+// rest. A connector that leaves its group gets its profiles cleared.
+func TestUnmanagedChargerAndLeaving(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.group(store.ChargingGroup{ID: "line", LimitA: three(32)})
+	a := r.station("managed", 3, 32)
+	b := r.stationCfg("refuses", 3, 16, map[string]string{
+		"MeterValueSampleInterval":   "1",
+		"ChargeProfileMaxStackLevel": "5", // below smart charging's 8: it answers Rejected
+	})
+	r.setting(store.ConnectorSetting{ChargerID: a.id, GroupID: "line"})
+	r.setting(store.ConnectorSetting{ChargerID: b.id, GroupID: "line", MaxCurrent: 16})
+	r.eventually("the refusing charger is unmanaged", 10*time.Second, func() bool {
+		st, _ := connStatus(r.mgr, b.id)
+		return st.Unmanaged
+	})
+	r.eventually("an unmanaged alert", 10*time.Second, func() bool {
+		for _, al := range r.mgr.Status().Alerts {
+			if al.Kind == "unmanaged" && al.Subject == b.id+"/1" {
+				return true
+			}
+		}
+		return false
+	})
+	stop := r.watchLimit(three(32), a, b)
+	b.arrive(sim.NewEV(60, 0.2, 32, 3))
+	a.arrive(sim.NewEV(60, 0.2, 32, 3))
+	r.eventually("the managed car gets what the unmanaged one cannot take", 20*time.Second, func() bool {
+		return near(a.amps()[0], 16) && near(b.amps()[0], 16)
+	})
+	if over := stop(); over > 0.05 {
+		t.Errorf("the line was exceeded by %.2f A", over)
+	}
+
+	// The managed connector leaves the group: its profiles are cleared and
+	// it charges at the charger's own maximum again.
+	if err := r.central.Store.DeleteConnectorSetting(r.ctx, a.id, 1); err != nil {
+		t.Fatal(err)
+	}
+	r.mgr.Reload()
+	r.eventually("profiles cleared", 10*time.Second, func() bool { return a.cp.CurrentLimit(1) == 32 })
+	profiles, err := r.central.Store.ListChargingProfiles(r.ctx, a.id)
+	if err != nil || len(profiles) != 0 {
+		t.Errorf("profile records left: %+v %v", profiles, err)
+	}
+}
+
+// Two instances on one database: exactly one runs the allocator; when it
+// stops, the other takes over.
+func TestOneAllocatorPerDeployment(t *testing.T) {
+	r := newRig(t, rigOptions{manager: func(c *manager.Config) { c.Holder = "node-1"; c.LeaseTTL = 300 * time.Millisecond }})
+	r.eventually("the first is the leader", 5*time.Second, func() bool { return r.mgr.Status().Leader })
+	second, err := manager.New(manager.Config{Store: r.central.Store, Commands: r.central.Service, Holder: "node-2",
+		LeaseTTL: 300 * time.Millisecond, Interval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { second.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for range 5 {
+		time.Sleep(100 * time.Millisecond)
+		if second.Status().Leader {
+			t.Fatal("both instances run the allocator")
+		}
+	}
+	r.stop()
+	r.eventually("the second takes over", 5*time.Second, func() bool { return second.Status().Leader })
 }

@@ -60,7 +60,7 @@ func (m *Manager) observe(e events.Event) bool {
 		for id, lv := range m.live {
 			if id.Charger == e.ChargerID {
 				lv.def, lv.txp = nil, nil
-				lv.unmanaged, lv.reason = false, ""
+				lv.unmanaged, lv.reason, lv.noTxProfile = false, "", false
 			}
 		}
 		return true
@@ -88,7 +88,7 @@ func (m *Manager) observe(e events.Event) bool {
 			return false
 		}
 		lv.tx, lv.meterStart, lv.registerWh = t.ID, float64(t.MeterStart), float64(t.MeterStart)
-		lv.seenPhase, lv.txp = smartcharging.Phases{}, nil
+		lv.seenPhase, lv.txp, lv.noTxProfile = smartcharging.Phases{}, nil, false
 		return true
 	case events.TransactionStopped:
 		var t txEvent

@@ -28,6 +28,8 @@ type rig struct {
 	central *csmstest.Central
 	mgr     *manager.Manager
 
+	stop func() // stops the manager
+
 	mu       sync.Mutex
 	stations []*station
 }
@@ -70,9 +72,11 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { mgr.Run(ctx); close(done) }()
-	r := &rig{t: t, ctx: ctx, clock: clock, central: central, mgr: mgr}
+	var once sync.Once
+	r := &rig{t: t, ctx: ctx, clock: clock, central: central, mgr: mgr,
+		stop: func() { once.Do(func() { cancel(); <-done }) }}
 	go r.step(ctx)
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(r.stop)
 	return r
 }
 

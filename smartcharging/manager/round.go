@@ -49,8 +49,11 @@ func (m *Manager) round(ctx context.Context) {
 			continue
 		}
 		j := job{id: r.ID, limit: r.Limit, tx: lv.tx, prev: lv.effective()}
-		s := &sent{limit: r.Limit, at: now, tx: lv.tx}
-		if lv.tx != 0 {
+		if lv.noTxProfile {
+			j.tx = 0 // its TxDefaultProfile steers the transaction too
+		}
+		s := &sent{limit: r.Limit, at: now, tx: j.tx}
+		if j.tx != 0 {
 			lv.txp = s
 		} else {
 			lv.def = s
@@ -330,6 +333,13 @@ func (m *Manager) send(ctx context.Context, j job) {
 			s.confirmed = true
 		}
 		save = &store.ConnectorLimit{ChargerID: j.id.Charger, ConnectorID: j.id.Connector, LimitA: j.limit, SentAt: now, Confirmed: true}
+	case refused != "" && j.tx != 0:
+		// A TxProfile refused: the transaction may have just ended, or
+		// the charger takes only TxDefaultProfiles. Use those from now on
+		// (until it boots); only a refused TxDefaultProfile makes it
+		// unmanaged.
+		m.undo(j)
+		lv.noTxProfile = true
 	case refused != "":
 		m.undo(j)
 		lv.unmanaged, lv.reason = true, refused
@@ -372,6 +382,9 @@ func (m *Manager) send(ctx context.Context, j job) {
 			"connectorId": j.id.Connector, "limitA": j.limit, "purpose": purpose,
 		})
 		m.Wake() // a confirmed decrease may make room for a raise
+	case refused != "" && j.tx != 0:
+		m.log.Info("smart charging: a TxProfile was refused; the connector gets TxDefaultProfiles instead", "connector", j.id, "answer", refused)
+		m.Wake()
 	case refused != "":
 		m.publishAlert(smartcharging.Alert{Kind: smartcharging.AlertUnmanaged, Subject: j.id.String(),
 			Message: "connector " + j.id.String() + " unmanaged: " + refused + "; its maximum is counted against its group"})
