@@ -93,7 +93,7 @@ test('clear the profile', async () => {
   await shot(page, 'profiles-03-cleared');
   // The API agrees.
   const res = await server.api('GET', `/chargers/${ID}/charging-profiles`);
-  assert.deepEqual(await res.json(), { profiles: [] });
+  assert.deepEqual(await res.json(), { items: [] });
 });
 
 test('a charger that reports no periods means no limit', async () => {

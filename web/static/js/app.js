@@ -13,6 +13,7 @@ import { chargersPage } from './pages/chargers.js';
 import { chargerPage } from './pages/charger.js';
 import { transactionsPage, transactionPage } from './pages/transactions.js';
 import { idTagsPage } from './pages/idtags.js';
+import { smartChargingPage } from './pages/smartcharging.js';
 
 const routes = [
   [/^\/$/, overviewPage, 'Overview'],
@@ -21,6 +22,7 @@ const routes = [
   [/^\/transactions$/, transactionsPage, 'Transactions'],
   [/^\/transactions\/(\d+)$/, transactionPage, 'Transaction'],
   [/^\/id-tags$/, idTagsPage, 'Id tags'],
+  [/^\/smart-charging$/, smartChargingPage, 'Smart charging'],
   [/^\/signin$/, signinPage, 'Sign in'],
 ];
 

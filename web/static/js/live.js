@@ -12,7 +12,8 @@ import { BASE, get, enc } from './api.js';
 export const chargers = new Map();
 
 const TYPES = ['charger.connected', 'charger.disconnected', 'charger.booted', 'charger.updated',
-  'connector.status', 'transaction.started', 'transaction.stopped', 'meter.values', 'charger.notification'];
+  'connector.status', 'transaction.started', 'transaction.stopped', 'meter.values', 'charger.notification',
+  'smartcharging.round', 'smartcharging.limit', 'smartcharging.alert'];
 
 const listeners = new Set();
 let changedIds = new Set();
@@ -83,7 +84,8 @@ function refresh(id) {
 
 function apply(e) {
   const id = e.chargerId;
-  if (!id) return;
+  // Smart charging's events say what Wattson decided, not what a charger did.
+  if (!id || e.type.startsWith('smartcharging.')) return;
   let c = chargers.get(id);
   if (!c) {
     if (e.type === 'charger.updated' && e.data?.deleted) return;
