@@ -186,10 +186,10 @@ func (a *alloc) prepare(x *conn, prev *ConnectorResult) {
 	x.min = math.Ceil(cmp.Or(c.MinCurrent, cfg.MinCurrent)*10-1e-6) / 10
 	x.cap = x.maxC
 	switch {
+	case c.Mode == ModeOff: // first: it says why a car that comes will not charge
+		x.res.Reason = ReasonOff
 	case c.State == StateIdle:
 		x.res.Reason = ReasonIdle
-	case c.Mode == ModeOff:
-		x.res.Reason = ReasonOff
 	case c.Mode == ModeLowCost && !c.CheapNow:
 		x.res.Reason = ReasonNotCheap
 	case x.min > x.maxC+eps:
