@@ -484,7 +484,8 @@ func (m *Manager) loadConfig(ctx context.Context) {
 		}
 	}
 	if len(newChargers) > 0 {
-		go m.loadState(context.WithoutCancel(ctx), newChargers)
+		m.sending.Add(1) // Run waits for it as for sends
+		go func() { defer m.sending.Done(); m.loadState(ctx, newChargers) }()
 	}
 }
 
