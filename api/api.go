@@ -333,6 +333,10 @@ var routes = []route{
 	{"POST", "/users", admin, (*API).createUser},
 	{"PUT", "/users/{username}", admin, (*API).putUser},
 	{"DELETE", "/users/{username}", admin, (*API).deleteUser},
+
+	{"POST", "/chargers/{id}/configuration/refresh", operator, (*API).refreshConfiguration},
+	{"GET", "/chargers/{id}/configuration", operator, (*API).getConfiguration},
+	{"POST", "/configuration/apply", operator, (*API).applyConfiguration},
 }
 
 // handler wraps a route: authentication, the role check and writing the

@@ -419,6 +419,7 @@ type Store interface {
 	DeleteExpiredSessions(ctx context.Context, t time.Time) (int64, error)
 
 	SmartStore
+	ConfigStore
 
 	Close() error
 }
