@@ -302,7 +302,9 @@ func TestTxProfile(t *testing.T) {
 			return false
 		}
 		txID = txs[0].ID
-		return true
+		// The store has it before the charger has read the answer.
+		id, ok := cp.Transaction(1)
+		return ok && int64(id) == txID
 	})
 	e.ok(200, "POST", "/chargers/CP1/charging-profiles", profileBody(1, 1, "TxProfile", "Relative", 0, 6, "A"))
 	l := e.profiles("CP1")

@@ -93,6 +93,9 @@ func (m *Manager) round(ctx context.Context) {
 			m.sending.Done()
 			m.mu.Lock()
 			m.undo(j)
+			if lv := m.live[j.id]; lv != nil {
+				lv.inflight = false
+			}
 			m.mu.Unlock()
 			continue
 		}
@@ -254,13 +257,12 @@ func (m *Manager) alertsLocked(list []smartcharging.Alert) []smartcharging.Alert
 	return fresh
 }
 
-// undo forgets a job that was not sent.
+// undo forgets a job that was not sent (inflight is the caller's).
 func (m *Manager) undo(j job) {
 	lv := m.live[j.id]
 	if lv == nil {
 		return
 	}
-	lv.inflight = false
 	if j.clear {
 		return
 	}
@@ -321,7 +323,15 @@ func (m *Manager) send(ctx context.Context, j job) {
 		m.mu.Unlock()
 		return
 	}
-	lv.inflight = false
+	// inflight stays set until the records below are written, so a clear
+	// of this connector cannot run between them.
+	defer func() {
+		m.mu.Lock()
+		if lv := m.live[j.id]; lv != nil {
+			lv.inflight = false
+		}
+		m.mu.Unlock()
+	}()
 	var save *store.ConnectorLimit
 	switch {
 	case err == nil && refused == "":
