@@ -420,6 +420,9 @@ type Store interface {
 
 	SmartStore
 	ConfigStore
+	FileStore
+	DiagnosticsStore
+	FirmwareStore
 
 	Close() error
 }

@@ -59,6 +59,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Leases", testLeases},
 		{"LeaseRace", testLeaseRace},
 		{"ConfigSnapshots", testConfigSnapshots},
+		{"Files", testFiles},
+		{"FileLinks", testFileLinks},
+		{"DiagnosticsRequests", testDiagnosticsRequests},
+		{"Rollouts", testRollouts},
+		{"RolloutRace", testRolloutRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
