@@ -262,10 +262,17 @@ func (s *Service) dataTransfer(ctx context.Context, c *ocpp.Conn, req *v16.DataT
 // it.
 func (s *Service) notification(ctx context.Context, chargerID, kind, status string, ts *time.Time, payload v16.Message) error {
 	raw := payload.AppendJSON(nil)
-	if _, err := s.st.AddChargerEvent(ctx, store.ChargerEvent{
+	e, err := s.st.AddChargerEvent(ctx, store.ChargerEvent{
 		ChargerID: chargerID, Kind: kind, Status: status, Timestamp: ts, ReceivedAt: s.now(), Payload: raw,
-	}); err != nil {
+	})
+	if err != nil {
 		return err
+	}
+	s.obsMu.RLock()
+	obs := s.observers
+	s.obsMu.RUnlock()
+	for _, fn := range obs {
+		fn(ctx, e)
 	}
 	s.touch(chargerID)
 	s.cfg.Events.Publish(events.ChargerNotification, chargerID, map[string]any{

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -66,6 +67,9 @@ type Service struct {
 	meters *store.MeterBatcher
 	mlog   *messageLog
 	router *v16.Router
+
+	obsMu     sync.RWMutex
+	observers []func(context.Context, store.ChargerEvent)
 
 	mu       sync.Mutex
 	sessions map[string]*session // by charger id, for connected chargers
@@ -144,6 +148,17 @@ func New(cfg Config) (*Service, error) {
 
 // Router returns the OCPP 1.6 handler.
 func (s *Service) Router() ocpp.Handler { return s.guard(s.router) }
+
+// OnNotification registers fn to be called with every notification a
+// charger sends (FirmwareStatusNotification, DiagnosticsStatusNotification
+// and the other kinds of store.ChargerEvent) once it is stored and before
+// the charger is answered: unlike the event bus, it loses nothing. fn
+// runs on the charger's connection and must be quick.
+func (s *Service) OnNotification(fn func(ctx context.Context, e store.ChargerEvent)) {
+	s.obsMu.Lock()
+	s.observers = append(s.observers, fn)
+	s.obsMu.Unlock()
+}
 
 // Events returns the event bus.
 func (s *Service) Events() *events.Bus { return s.cfg.Events }
@@ -227,6 +242,17 @@ func (s *Service) Frame(c *ocpp.Conn, in bool, frame []byte) {
 	if s.mlog != nil {
 		s.mlog.add(store.LogEntry{ChargerID: c.ID(), At: s.now(), Incoming: in, Frame: frame})
 	}
+}
+
+// LocalAddr returns the address a connected charger reached us at.
+func (s *Service) LocalAddr(id string) (net.Addr, bool) {
+	s.mu.Lock()
+	ses := s.sessions[id]
+	s.mu.Unlock()
+	if ses == nil {
+		return nil, false
+	}
+	return ses.conn.LocalAddr(), true
 }
 
 // IsConnected reports whether a charger has a live connection.

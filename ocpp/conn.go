@@ -138,6 +138,10 @@ func (c *Conn) Subprotocol() string { return c.proto }
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
+// LocalAddr returns our end's network address: the address the charger
+// reached us at (unless a proxy stands between).
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
 // Done is closed when the connection has closed.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
