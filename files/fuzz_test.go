@@ -63,4 +63,3 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 	})
 }
-
