@@ -71,6 +71,11 @@ type Rollout struct {
 	// chargers on.
 	MaxFailurePercent float64
 	MinFinished       int
+	// BaseFinished and BaseFailed are the finished and failed chargers
+	// when the roll-out last resumed: the failure rate counts only what
+	// finished since, so a resumed roll-out does not halt again at once.
+	BaseFinished int
+	BaseFailed   int
 	// Passed on in UpdateFirmware; nil leaves them to the charger.
 	Retries       *int
 	RetryInterval *int // seconds
@@ -122,7 +127,8 @@ type FirmwareStore interface {
 	ActiveRollouts(ctx context.Context) ([]Rollout, error)
 	// SetRolloutStatus moves a roll-out to status (with a detail) if it is
 	// in one of from; it reports whether it did. Cancelling also cancels
-	// its queued targets.
+	// its queued targets; moving to Running sets BaseFinished and
+	// BaseFailed to the current counts.
 	SetRolloutStatus(ctx context.Context, id int64, from []RolloutStatus, to RolloutStatus, detail string, at time.Time) (bool, error)
 	ListRolloutTargets(ctx context.Context, f TargetFilter) ([]RolloutTarget, error)
 	// UpdateRolloutTarget sets a target's Status, Detail and SentAt if its

@@ -17,13 +17,13 @@ import (
 // once cannot both take the same charger.
 const lockRolloutCharger = 0x5761_0006
 
-const rolloutCols = `id, file_id, status, max_concurrent, max_failure_percent, min_finished, retries, retry_interval,
-	retrieve_date, timeout_s, detail, created_by, created_at, updated_at, finished_at`
+const rolloutCols = `id, file_id, status, max_concurrent, max_failure_percent, min_finished, base_finished, base_failed, retries,
+	retry_interval, retrieve_date, timeout_s, detail, created_by, created_at, updated_at, finished_at`
 
 func scanRollout(r pgx.Row) (store.Rollout, error) {
 	var ro store.Rollout
 	var timeout int64
-	err := r.Scan(&ro.ID, &ro.FileID, &ro.Status, &ro.MaxConcurrent, &ro.MaxFailurePercent, &ro.MinFinished, &ro.Retries,
+	err := r.Scan(&ro.ID, &ro.FileID, &ro.Status, &ro.MaxConcurrent, &ro.MaxFailurePercent, &ro.MinFinished, &ro.BaseFinished, &ro.BaseFailed, &ro.Retries,
 		&ro.RetryInterval, &ro.RetrieveDate, &timeout, &ro.Detail, &ro.CreatedBy, &ro.CreatedAt, &ro.UpdatedAt, &ro.FinishedAt)
 	ro.Timeout = time.Duration(timeout) * time.Second
 	ro.RetrieveDate, ro.FinishedAt = utcPtr(ro.RetrieveDate), utcPtr(ro.FinishedAt)
@@ -198,6 +198,14 @@ func (db *DB) SetRolloutStatus(ctx context.Context, id int64, from []store.Rollo
 		if _, err := tx.Exec(ctx, `UPDATE firmware_rollouts SET status = $1, detail = $2, updated_at = $3, finished_at = $4
 			WHERE id = $5`, to, detail, at, finished, id); err != nil {
 			return err
+		}
+		if to == store.RolloutRunning {
+			if _, err := tx.Exec(ctx, `UPDATE firmware_rollouts SET
+				base_finished = (SELECT count(*) FROM rollout_targets WHERE rollout_id = $1 AND status IN ($2, $3)),
+				base_failed = (SELECT count(*) FROM rollout_targets WHERE rollout_id = $1 AND status = $3)
+				WHERE id = $1`, id, store.TargetInstalled, store.TargetFailed); err != nil {
+				return err
+			}
 		}
 		if to == store.RolloutCancelled {
 			if _, err := tx.Exec(ctx, `UPDATE rollout_targets SET status = $1, updated_at = $2

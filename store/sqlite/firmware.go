@@ -12,14 +12,14 @@ import (
 	"github.com/wattson-csms/wattson/store/internal/rules"
 )
 
-const rolloutCols = `id, file_id, status, max_concurrent, max_failure_percent, min_finished, retries, retry_interval,
-	retrieve_date, timeout_s, detail, created_by, created_at, updated_at, finished_at`
+const rolloutCols = `id, file_id, status, max_concurrent, max_failure_percent, min_finished, base_finished, base_failed, retries,
+	retry_interval, retrieve_date, timeout_s, detail, created_by, created_at, updated_at, finished_at`
 
 func scanRollout(s scanner) (store.Rollout, error) {
 	var r store.Rollout
 	var retries, interval, retrieve, finished sql.NullInt64
 	var timeout, created, updated int64
-	err := s.Scan(&r.ID, &r.FileID, &r.Status, &r.MaxConcurrent, &r.MaxFailurePercent, &r.MinFinished, &retries, &interval,
+	err := s.Scan(&r.ID, &r.FileID, &r.Status, &r.MaxConcurrent, &r.MaxFailurePercent, &r.MinFinished, &r.BaseFinished, &r.BaseFailed, &retries, &interval,
 		&retrieve, &timeout, &r.Detail, &r.CreatedBy, &created, &updated, &finished)
 	r.Retries, r.RetryInterval, r.RetrieveDate = intPtr(retries), intPtr(interval), timePtr(retrieve)
 	r.Timeout = time.Duration(timeout) * time.Second
@@ -207,6 +207,14 @@ func (db *DB) SetRolloutStatus(ctx context.Context, id int64, from []store.Rollo
 		if _, err := tx.ExecContext(ctx, `UPDATE firmware_rollouts SET status = ?, detail = ?, updated_at = ?, finished_at = ?
 			WHERE id = ?`, to, detail, toMicros(at), finished, id); err != nil {
 			return err
+		}
+		if to == store.RolloutRunning {
+			if _, err := tx.ExecContext(ctx, `UPDATE firmware_rollouts SET
+				base_finished = (SELECT count(*) FROM rollout_targets WHERE rollout_id = ? AND status IN (?, ?)),
+				base_failed = (SELECT count(*) FROM rollout_targets WHERE rollout_id = ? AND status = ?)
+				WHERE id = ?`, id, store.TargetInstalled, store.TargetFailed, id, store.TargetFailed, id); err != nil {
+				return err
+			}
 		}
 		if to == store.RolloutCancelled {
 			if _, err := tx.ExecContext(ctx, `UPDATE rollout_targets SET status = ?, updated_at = ?

@@ -69,6 +69,8 @@ CREATE TABLE firmware_rollouts (
     retries             integer,
     retry_interval      integer,
     retrieve_date       timestamptz,
+    base_finished       integer NOT NULL DEFAULT 0,
+    base_failed         integer NOT NULL DEFAULT 0,
     timeout_s           bigint           NOT NULL,
     detail              text             NOT NULL DEFAULT '',
     created_by          text             NOT NULL DEFAULT '',

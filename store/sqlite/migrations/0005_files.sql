@@ -69,6 +69,8 @@ CREATE TABLE firmware_rollouts (
     retries             INTEGER,
     retry_interval      INTEGER,
     retrieve_date       INTEGER,
+    base_finished       INTEGER NOT NULL DEFAULT 0,
+    base_failed         INTEGER NOT NULL DEFAULT 0,
     timeout_s           INTEGER NOT NULL,
     detail              TEXT    NOT NULL DEFAULT '',
     created_by          TEXT    NOT NULL DEFAULT '',
