@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +70,9 @@ type FleetConfig struct {
 	// Logger for the charge points; nil logs nothing (warnings and errors
 	// are still counted).
 	Logger *slog.Logger
+	// FailFirmware, if set, makes the installation of a firmware image
+	// fail on the chargers it returns true for (a roll-out's failures).
+	FailFirmware func(chargerID string) bool
 }
 
 // Fleet runs many charge points from the chargepoint package on simulated
@@ -105,7 +111,8 @@ type charger struct {
 	cp     *chargepoint.ChargePoint
 	cancel context.CancelFunc
 	done   chan struct{}
-	down   bool // rebooting
+	down   bool   // rebooting
+	fw     string // the firmware version installed, "" for sim-1
 }
 
 // driver is whoever uses one connector.
@@ -271,18 +278,60 @@ func (c *charger) newChargePoint() (*chargepoint.ChargePoint, error) {
 		Vendor:          "Wattson",
 		Model:           "Sim",
 		SerialNumber:    c.id,
-		FirmwareVersion: "sim-1",
+		FirmwareVersion: c.firmware(),
 		Connectors:      hw,
 		MaxCurrent:      f.cfg.MaxCurrent,
 		Phases:          f.cfg.Phases,
 		DataDir:         dir,
 		Clock:           f.clock,
 		Logger:          f.log.With("charger", c.id),
-		InstallFirmware: func(ctx context.Context, file string) error { return nil },
+		InstallFirmware: c.installFirmware,
 		DiagnosticsFile: func(start, stop *time.Time) (string, []byte, error) {
 			return c.id + "-diagnostics.txt", fmt.Appendf(nil, "simulated charger %s, %d connectors\n", c.id, len(c.conns)), nil
 		},
 	})
+}
+
+// SimFirmwareMagic starts the first line of a firmware image the
+// simulator installs; the rest of the line is the version it then boots
+// with. Any other file fails to install, as a real charger refuses an
+// image for another model.
+const SimFirmwareMagic = "WATTSON-SIM-FIRMWARE "
+
+// installFirmware checks a downloaded image like a charger's bootloader
+// would and takes its version.
+func (c *charger) installFirmware(ctx context.Context, file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(io.LimitReader(f, 256)).ReadString('\n')
+	version, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), SimFirmwareMagic)
+	if !ok || version == "" || len(version) > 50 {
+		return fmt.Errorf("sim: %s is not a firmware image for this charger", filepath.Base(file))
+	}
+	if c.f.cfg.FailFirmware != nil && c.f.cfg.FailFirmware(c.id) {
+		return fmt.Errorf("sim: installing %s failed (simulated)", version)
+	}
+	c.mu.Lock()
+	cp := c.cp
+	c.fw = version
+	c.mu.Unlock()
+	if cp != nil {
+		cp.SetFirmwareVersion(version)
+	}
+	return nil
+}
+
+// firmware is the version the charger runs.
+func (c *charger) firmware() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fw == "" {
+		return "sim-1"
+	}
+	return c.fw
 }
 
 // start creates and runs c's charge point.

@@ -117,13 +117,14 @@ type TargetFilter struct {
 // FirmwareStore keeps firmware roll-outs; Store includes it.
 type FirmwareStore interface {
 	// CreateRollout stores a roll-out with its chargers queued in the
-	// order given. ErrConflict if one of them is in another roll-out that
-	// is not final and where it is not final.
+	// order given. ErrConflict if one of them is queued or updating in
+	// another roll-out (a cancelled one's chargers may still be updating).
 	CreateRollout(ctx context.Context, r Rollout, chargers []string) (Rollout, error)
 	GetRollout(ctx context.Context, id int64) (Rollout, error)
 	// ListRollouts lists roll-outs newest first; before (an id) continues.
 	ListRollouts(ctx context.Context, before int64, limit int) ([]Rollout, error)
-	// ActiveRollouts lists the roll-outs that are not final.
+	// ActiveRollouts lists the roll-outs that are not final or still have
+	// chargers updating.
 	ActiveRollouts(ctx context.Context) ([]Rollout, error)
 	// SetRolloutStatus moves a roll-out to status (with a detail) if it is
 	// in one of from; it reports whether it did. Cancelling also cancels
@@ -134,7 +135,7 @@ type FirmwareStore interface {
 	// UpdateRolloutTarget sets a target's Status, Detail and SentAt if its
 	// status is one of from, and reports whether it did.
 	UpdateRolloutTarget(ctx context.Context, t RolloutTarget, from []TargetStatus) (bool, error)
-	// CurrentTarget returns the target of a charger that is in flight in a
-	// roll-out that is not final; ErrNotFound if there is none.
+	// CurrentTarget returns the target of a charger that is updating, in
+	// the newest roll-out if several; ErrNotFound if there is none.
 	CurrentTarget(ctx context.Context, chargerID string) (RolloutTarget, error)
 }

@@ -64,9 +64,8 @@ func (db *DB) CreateRollout(ctx context.Context, r store.Rollout, chargers []str
 			return err
 		}
 		var busy string
-		err = tx.QueryRow(ctx, `SELECT t.charger_id FROM rollout_targets t JOIN firmware_rollouts ro ON ro.id = t.rollout_id
-			WHERE t.charger_id = ANY($1) AND NOT (t.status = ANY($2)) AND NOT (ro.status = ANY($3)) LIMIT 1`,
-			chargers, rules.FinalTargetStatuses, rules.FinalRolloutStatuses).Scan(&busy)
+		err = tx.QueryRow(ctx, `SELECT charger_id FROM rollout_targets WHERE charger_id = ANY($1) AND NOT (status = ANY($2)) LIMIT 1`,
+			chargers, rules.FinalTargetStatuses).Scan(&busy)
 		if err == nil {
 			return fmt.Errorf("%w: charger %q is in another roll-out that is not finished", store.ErrConflict, busy)
 		}
@@ -153,8 +152,9 @@ func (db *DB) ListRollouts(ctx context.Context, before int64, limit int) ([]stor
 
 // ActiveRollouts implements store.Store.
 func (db *DB) ActiveRollouts(ctx context.Context) ([]store.Rollout, error) {
-	return db.rollouts(ctx, `SELECT `+rolloutCols+` FROM firmware_rollouts WHERE NOT (status = ANY($1)) ORDER BY id`,
-		rules.FinalRolloutStatuses)
+	return db.rollouts(ctx, `SELECT `+rolloutCols+` FROM firmware_rollouts r WHERE NOT (status = ANY($1))
+		OR EXISTS (SELECT 1 FROM rollout_targets t WHERE t.rollout_id = r.id AND NOT (t.status = ANY($2)))
+		ORDER BY id`, rules.FinalRolloutStatuses, rules.FinalTargetStatuses)
 }
 
 func (db *DB) rollouts(ctx context.Context, q string, args ...any) ([]store.Rollout, error) {
@@ -271,10 +271,8 @@ func (db *DB) UpdateRolloutTarget(ctx context.Context, t store.RolloutTarget, fr
 
 // CurrentTarget implements store.Store.
 func (db *DB) CurrentTarget(ctx context.Context, chargerID string) (store.RolloutTarget, error) {
-	t, err := scanTarget(db.pool.QueryRow(ctx, `SELECT t.rollout_id, t.charger_id, t.seq, t.status, t.detail, t.sent_at, t.updated_at
-		FROM rollout_targets t JOIN firmware_rollouts ro ON ro.id = t.rollout_id
-		WHERE t.charger_id = $1 AND t.status = ANY($2) AND NOT (ro.status = ANY($3))
-		ORDER BY t.rollout_id DESC LIMIT 1`, chargerID, targetStrings(store.InFlightTargets), rules.FinalRolloutStatuses))
+	t, err := scanTarget(db.pool.QueryRow(ctx, `SELECT `+targetCols+` FROM rollout_targets
+		WHERE charger_id = $1 AND status = ANY($2) ORDER BY rollout_id DESC LIMIT 1`, chargerID, targetStrings(store.InFlightTargets)))
 	if err != nil {
 		return store.RolloutTarget{}, fmt.Errorf("postgres: current roll-out of %q: %w", chargerID, notFoundIfNoRows(err))
 	}

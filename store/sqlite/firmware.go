@@ -62,10 +62,8 @@ func (db *DB) CreateRollout(ctx context.Context, r store.Rollout, chargers []str
 				args[j] = id
 			}
 			var busy string
-			err := tx.QueryRowContext(ctx, `SELECT t.charger_id FROM rollout_targets t
-				JOIN firmware_rollouts r ON r.id = t.rollout_id
-				WHERE t.charger_id IN (`+qmarks(len(part))+`)
-				AND t.status NOT IN `+finalTargets+` AND r.status NOT IN `+finalRollouts+` LIMIT 1`, args...).Scan(&busy)
+			err := tx.QueryRowContext(ctx, `SELECT charger_id FROM rollout_targets
+				WHERE charger_id IN (`+qmarks(len(part))+`) AND status NOT IN `+finalTargets+` LIMIT 1`, args...).Scan(&busy)
 			if err == nil {
 				return fmt.Errorf("%w: charger %q is in another roll-out that is not finished", store.ErrConflict, busy)
 			}
@@ -161,7 +159,9 @@ func (db *DB) ListRollouts(ctx context.Context, before int64, limit int) ([]stor
 
 // ActiveRollouts implements store.Store.
 func (db *DB) ActiveRollouts(ctx context.Context) ([]store.Rollout, error) {
-	return db.rollouts(ctx, `SELECT `+rolloutCols+` FROM firmware_rollouts WHERE status NOT IN `+finalRollouts+` ORDER BY id`)
+	return db.rollouts(ctx, `SELECT `+rolloutCols+` FROM firmware_rollouts r WHERE status NOT IN `+finalRollouts+`
+		OR EXISTS (SELECT 1 FROM rollout_targets t WHERE t.rollout_id = r.id AND t.status NOT IN `+finalTargets+`)
+		ORDER BY id`)
 }
 
 func (db *DB) rollouts(ctx context.Context, q string, args ...any) ([]store.Rollout, error) {
@@ -298,10 +298,8 @@ func (db *DB) CurrentTarget(ctx context.Context, chargerID string) (store.Rollou
 	for _, s := range store.InFlightTargets {
 		args = append(args, s)
 	}
-	t, err := scanTarget(db.r.QueryRowContext(ctx, `SELECT `+prefixed("t.", targetCols)+` FROM rollout_targets t
-		JOIN firmware_rollouts r ON r.id = t.rollout_id
-		WHERE t.charger_id = ? AND t.status IN (`+ph+`) AND r.status NOT IN `+finalRollouts+`
-		ORDER BY t.rollout_id DESC LIMIT 1`, args...))
+	t, err := scanTarget(db.r.QueryRowContext(ctx, `SELECT `+targetCols+` FROM rollout_targets
+		WHERE charger_id = ? AND status IN (`+ph+`) ORDER BY rollout_id DESC LIMIT 1`, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -309,15 +307,6 @@ func (db *DB) CurrentTarget(ctx context.Context, chargerID string) (store.Rollou
 		return store.RolloutTarget{}, fmt.Errorf("sqlite: current roll-out of %q: %w", chargerID, err)
 	}
 	return t, nil
-}
-
-// prefixed qualifies each of a comma-separated column list.
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = p + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // qmarks is "?, ?, ?" for n parameters of an IN list.

@@ -311,6 +311,20 @@ func testRollouts(t *testing.T, s store.Store) {
 	eq(t, "list", ids(must(s.ListRollouts(ctx, 0, 0))(t), rolloutID), []string{fmt.Sprint(second.ID), fmt.Sprint(got.ID)})
 	eq(t, "list before", ids(must(s.ListRollouts(ctx, second.ID, 0))(t), rolloutID), []string{fmt.Sprint(got.ID)})
 
+	// A cancelled roll-out whose charger is still updating stays active
+	// until it reports, and the charger cannot join another roll-out.
+	noErr(t, must1(s.UpdateRolloutTarget(ctx, store.RolloutTarget{RolloutID: second.ID, ChargerID: "CP2", Status: store.TargetDownloading, SentAt: &sent},
+		[]store.TargetStatus{store.TargetQueued})))
+	eq(t, "cancel second", must(s.SetRolloutStatus(ctx, second.ID, []store.RolloutStatus{store.RolloutRunning}, store.RolloutCancelled, "", at(4*time.Minute)))(t), true)
+	eq(t, "active while updating", ids(must(s.ActiveRollouts(ctx))(t), rolloutID), []string{fmt.Sprint(second.ID)})
+	eq(t, "still updating", must(s.CurrentTarget(ctx, "CP2"))(t).RolloutID, second.ID)
+	_, err = s.CreateRollout(ctx, r, []string{"CP2"})
+	wantErr(t, err, store.ErrConflict)
+	must(s.CreateRollout(ctx, r, []string{"CP1"}))(t) // its target was cancelled
+	noErr(t, must1(s.UpdateRolloutTarget(ctx, store.RolloutTarget{RolloutID: second.ID, ChargerID: "CP2", Status: store.TargetInstalled, SentAt: &sent},
+		store.InFlightTargets)))
+	eq(t, "active after it reported", len(must(s.ActiveRollouts(ctx))(t)), 1) // the third one
+
 	// A firmware file in use stays.
 	wantErr(t, s.DeleteFile(ctx, f.ID), store.ErrConflict)
 }
