@@ -22,6 +22,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/diagnostics"
+	"github.com/wattson-csms/wattson/firmware"
 	"github.com/wattson-csms/wattson/smartcharging/manager"
 	"github.com/wattson-csms/wattson/store"
 )
@@ -66,6 +68,14 @@ type Config struct {
 	// Smart is the smart-charging manager; nil: its endpoints answer 404
 	// (groups, settings and prices are still kept).
 	Smart *manager.Manager
+	// Firmware runs firmware roll-outs and Diagnostics diagnostics
+	// requests; nil: their endpoints answer 404 (stored files and
+	// records are still listed).
+	Firmware    *firmware.Manager
+	Diagnostics *diagnostics.Manager
+	// MaxFirmwareSize bounds an uploaded firmware file; default
+	// DefaultMaxFirmwareSize.
+	MaxFirmwareSize int64
 	// ReservedStackLevel, if not 0, is the charging profile stack level
 	// smart charging keeps for itself: POST
 	// /chargers/{id}/charging-profiles refuses it (409).
@@ -132,6 +142,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.Local
+	}
+	if cfg.MaxFirmwareSize <= 0 {
+		cfg.MaxFirmwareSize = DefaultMaxFirmwareSize
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("wattson dummy password"), cfg.PasswordCost)
 	if err != nil {
@@ -337,6 +350,28 @@ var routes = []route{
 	{"POST", "/chargers/{id}/configuration/refresh", operator, (*API).refreshConfiguration},
 	{"GET", "/chargers/{id}/configuration", operator, (*API).getConfiguration},
 	{"POST", "/configuration/apply", operator, (*API).applyConfiguration},
+
+	// Firmware (firmware.go). Files can be large: the upload streams.
+	{"POST", "/firmware/files", operator, (*API).uploadFirmware},
+	{"GET", "/firmware/files", viewer, (*API).listFirmwareFiles},
+	{"GET", "/firmware/files/{file}", viewer, (*API).getFirmwareFile},
+	{"GET", "/firmware/files/{file}/content", operator, (*API).firmwareContent},
+	{"DELETE", "/firmware/files/{file}", operator, (*API).deleteFirmwareFile},
+	{"POST", "/firmware/rollouts", operator, (*API).createRollout},
+	{"GET", "/firmware/rollouts", viewer, (*API).listRollouts},
+	{"GET", "/firmware/rollouts/{rollout}", viewer, (*API).getRollout},
+	{"GET", "/firmware/rollouts/{rollout}/targets", viewer, (*API).rolloutTargets},
+	{"POST", "/firmware/rollouts/{rollout}/pause", operator, rolloutAction("pause")},
+	{"POST", "/firmware/rollouts/{rollout}/resume", operator, rolloutAction("resume")},
+	{"POST", "/firmware/rollouts/{rollout}/cancel", operator, rolloutAction("cancel")},
+	{"GET", "/chargers/{id}/firmware", viewer, (*API).chargerFirmware},
+
+	// Diagnostics (diagnostics.go). Files may hold secrets: operators.
+	{"POST", "/chargers/{id}/diagnostics", operator, (*API).requestDiagnostics},
+	{"GET", "/chargers/{id}/diagnostics", viewer, (*API).listDiagnostics},
+	{"GET", "/diagnostics", viewer, (*API).listDiagnostics},
+	{"GET", "/diagnostics/{diag}", viewer, (*API).getDiagnostics},
+	{"GET", "/diagnostics/{diag}/file", operator, (*API).diagnosticsFile},
 }
 
 // handler wraps a route: authentication, the role check and writing the

@@ -74,11 +74,11 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("files: a store is required")
 	}
 	if cfg.PublicURL != "" {
-		u, err := url.Parse(cfg.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("files: public URL %q: want http(s)://host[:port][/path]", cfg.PublicURL)
+		u, err := ParsePublicURL(cfg.PublicURL)
+		if err != nil {
+			return nil, fmt.Errorf("files: %w", err)
 		}
-		cfg.PublicURL = strings.TrimSuffix(u.String(), "/")
+		cfg.PublicURL = u
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -90,6 +90,16 @@ func New(cfg Config) (*Service, error) {
 		cfg.MaxUpload = DefaultMaxUpload
 	}
 	return &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, now: func() time.Time { return cfg.Now().UTC() }}, nil
+}
+
+// ParsePublicURL checks a base URL for links and returns it without a
+// trailing slash.
+func ParsePublicURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("public URL %q: want http(s)://host[:port][/path]", s)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
 // base returns the URL base for a charger.

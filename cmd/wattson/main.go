@@ -23,6 +23,7 @@ import (
 
 	"github.com/wattson-csms/wattson/api"
 	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/files"
 	"github.com/wattson-csms/wattson/ocpp"
 	"github.com/wattson-csms/wattson/store"
 	"github.com/wattson-csms/wattson/web"
@@ -126,6 +127,9 @@ type serveConfig struct {
 	heartbeatInterval time.Duration
 	requireProtocol   bool
 	demo              bool
+	publicURL         string
+	maxFirmwareSize   int64
+	maxDiagnostics    int64
 	smart             smartConfig
 	logLevel          slog.Level
 	logJSON           bool
@@ -150,6 +154,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.heartbeatInterval, "heartbeat-interval", 5*time.Minute, "heartbeat interval given to chargers at boot")
 	fs.BoolVar(&cfg.requireProtocol, "require-subprotocol", false, "refuse chargers that offer no websocket subprotocol")
 	fs.BoolVar(&cfg.demo, "demo", false, "run a simulated home (2 wallboxes) and office (8 chargers) against this server, on sqlite:wattson-demo.db unless -db is given")
+	fs.StringVar(&cfg.publicURL, "public-url", os.Getenv("WATTSON_PUBLIC_URL"), "base URL chargers reach this server's HTTP at, for firmware downloads and diagnostics uploads, e.g. https://csms.example.com (default: the address each charger connected to)")
+	fs.Int64Var(&cfg.maxFirmwareSize, "max-firmware-size", api.DefaultMaxFirmwareSize, "largest firmware file an operator may upload, in bytes")
+	fs.Int64Var(&cfg.maxDiagnostics, "max-diagnostics-size", files.DefaultMaxUpload, "largest diagnostics file a charger may upload, in bytes")
 	addSmartFlags(fs, &cfg.smart)
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
@@ -218,6 +225,15 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, errors.New("-max-connections must not be negative")
 	case cfg.heartbeatInterval < time.Second:
 		return cfg, errors.New("-heartbeat-interval must be at least 1s")
+	case cfg.maxFirmwareSize < 1024:
+		return cfg, errors.New("-max-firmware-size must be at least 1024 bytes")
+	case cfg.maxDiagnostics < 1024:
+		return cfg, errors.New("-max-diagnostics-size must be at least 1024 bytes")
+	}
+	if cfg.publicURL != "" {
+		if _, err := files.ParsePublicURL(cfg.publicURL); err != nil {
+			return cfg, fmt.Errorf("-public-url: %v", err)
+		}
 	}
 	if cfg.pingInterval == 0 {
 		cfg.pingInterval = -1 // ocpp.Options: negative disables
@@ -306,7 +322,13 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	if smart != nil {
 		reserved = smart.StackLevel()
 	}
-	apiSrv, err := api.New(api.Config{CSMS: svc, AdminToken: cfg.adminToken, Logger: log, Smart: smart, ReservedStackLevel: reserved})
+	ops, err := startOperations(ctx, cfg, st, svc, log)
+	if err != nil {
+		return err
+	}
+	defer ops.stop()
+	apiSrv, err := api.New(api.Config{CSMS: svc, AdminToken: cfg.adminToken, Logger: log, Smart: smart, ReservedStackLevel: reserved,
+		Firmware: ops.firmware, Diagnostics: ops.diagnostics, MaxFirmwareSize: cfg.maxFirmwareSize})
 	if err != nil {
 		return err
 	}
@@ -317,6 +339,8 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", apiSrv)
+	// Chargers download firmware and upload diagnostics here.
+	mux.Handle(files.Prefix, ops.files)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
