@@ -337,6 +337,12 @@ var routes = []route{
 	{"POST", "/chargers/{id}/configuration/refresh", operator, (*API).refreshConfiguration},
 	{"GET", "/chargers/{id}/configuration", operator, (*API).getConfiguration},
 	{"POST", "/configuration/apply", operator, (*API).applyConfiguration},
+
+	// Reservations (reservations.go).
+	{"GET", "/reservations", viewer, (*API).listReservations},
+	{"POST", "/reservations", operator, (*API).createReservation},
+	{"GET", "/reservations/{id}", viewer, (*API).getReservation},
+	{"DELETE", "/reservations/{id}", operator, (*API).cancelReservation},
 }
 
 // handler wraps a route: authentication, the role check and writing the
