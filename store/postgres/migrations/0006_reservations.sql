@@ -24,5 +24,9 @@ CREATE UNIQUE INDEX reservations_active_by_connector
 -- The expiry sweep reads only active reservations, in expiry order.
 CREATE INDEX reservations_active_by_expiry
     ON reservations (expires_at) WHERE status IN ('Pending', 'Accepted');
+-- A charger's active reservations (the lookup of every StartTransaction)
+-- without walking its history.
+CREATE INDEX reservations_active_by_charger
+    ON reservations (charger_id, id) WHERE status IN ('Pending', 'Accepted');
 CREATE INDEX reservations_by_charger ON reservations (charger_id, id);
 CREATE INDEX reservations_by_id_tag ON reservations (id_tag, id);
