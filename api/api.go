@@ -372,6 +372,11 @@ var routes = []route{
 	{"GET", "/diagnostics", viewer, (*API).listDiagnostics},
 	{"GET", "/diagnostics/{diag}", viewer, (*API).getDiagnostics},
 	{"GET", "/diagnostics/{diag}/file", operator, (*API).diagnosticsFile},
+	// Reservations (reservations.go).
+	{"GET", "/reservations", viewer, (*API).listReservations},
+	{"POST", "/reservations", operator, (*API).createReservation},
+	{"GET", "/reservations/{id}", viewer, (*API).getReservation},
+	{"DELETE", "/reservations/{id}", operator, (*API).cancelReservation},
 }
 
 // handler wraps a route: authentication, the role check and writing the

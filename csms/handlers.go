@@ -148,6 +148,9 @@ func (s *Service) startTransaction(ctx context.Context, c *ocpp.Conn, req *v16.S
 		s.log.Warn("closed a transaction left open on the connector", "charger", c.ID(), "connector", req.ConnectorID, "transaction", id, "newTransaction", tx.ID)
 		s.cfg.Events.Publish(events.TransactionStopped, c.ID(), map[string]any{"transactionId": id, "reason": store.StaleStopReason})
 	}
+	// Also for a repeated start: the first may have been stored before
+	// its reservation was marked (marking it again changes nothing).
+	s.useReservation(ctx, c.ID(), req.ReservationID, tx, info.ParentIDTag)
 	if res.Duplicate {
 		s.log.Info("repeated StartTransaction answered with the stored id", "charger", c.ID(), "transaction", tx.ID)
 	} else {

@@ -54,6 +54,12 @@ type Config struct {
 	// MessageLogKeep bounds the OCPP message log per charger; default 1000,
 	// negative disables the log.
 	MessageLogKeep int
+	// MaxReservation is the longest a reservation may last; default
+	// DefaultMaxReservation (24 h).
+	MaxReservation time.Duration
+	// ReservationSweepInterval is the longest the expiry sweep sleeps
+	// (it also wakes at the next expiry it knows); default 1 minute.
+	ReservationSweepInterval time.Duration
 }
 
 // Service is the central system. Create it with New, serve its Router on
@@ -75,6 +81,8 @@ type Service struct {
 	sessions map[string]*session // by charger id, for connected chargers
 	seen     map[string]time.Time
 	conns    connLookup
+
+	sweepWake chan struct{} // a new reservation: look at the next expiry again
 }
 
 // connLookup finds the live connection of a charger (the ocpp.Server).
@@ -130,6 +138,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Events == nil {
 		cfg.Events = &events.Bus{}
 	}
+	if cfg.MaxReservation <= 0 {
+		cfg.MaxReservation = DefaultMaxReservation
+	}
+	if cfg.ReservationSweepInterval <= 0 {
+		cfg.ReservationSweepInterval = DefaultReservationSweepInterval
+	}
 	s := &Service{
 		cfg:      cfg,
 		st:       cfg.Store,
@@ -138,6 +152,8 @@ func New(cfg Config) (*Service, error) {
 		meters:   store.NewMeterBatcher(cfg.Store, cfg.MeterBatchSize, cfg.MeterBatchDelay),
 		sessions: make(map[string]*session),
 		seen:     make(map[string]time.Time),
+
+		sweepWake: make(chan struct{}, 1),
 	}
 	if cfg.MessageLogKeep > 0 {
 		s.mlog = newMessageLog(cfg.Store, cfg.MessageLogKeep, cfg.Logger)
@@ -170,9 +186,13 @@ func (s *Service) Store() store.Store { return s.st }
 // ocpp.Server), for commands.
 func (s *Service) SetConns(c connLookup) { s.conns = c }
 
-// Run flushes last-seen times and the message log until ctx ends, then
-// flushes once more and stops the meter batcher.
+// Run flushes last-seen times and the message log and sweeps expired
+// reservations until ctx ends, then flushes once more and stops the meter
+// batcher.
 func (s *Service) Run(ctx context.Context) {
+	swept := make(chan struct{})
+	go func() { s.sweepReservations(ctx); close(swept) }()
+	defer func() { <-swept }()
 	t := time.NewTicker(s.cfg.SeenFlushInterval)
 	defer t.Stop()
 	for {

@@ -423,6 +423,7 @@ type Store interface {
 	FileStore
 	DiagnosticsStore
 	FirmwareStore
+	ReservationStore
 
 	Close() error
 }

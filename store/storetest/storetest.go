@@ -64,6 +64,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DiagnosticsRequests", testDiagnosticsRequests},
 		{"Rollouts", testRollouts},
 		{"RolloutRace", testRolloutRace},
+		{"Reservations", testReservations},
+		{"ReservationSweepLimit", testReservationSweepLimit},
+		{"ReservationRaces", testReservationRaces},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

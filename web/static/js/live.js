@@ -14,6 +14,7 @@ export const chargers = new Map();
 const TYPES = ['charger.connected', 'charger.disconnected', 'charger.booted', 'charger.updated',
   'connector.status', 'transaction.started', 'transaction.stopped', 'meter.values', 'charger.notification',
   'smartcharging.round', 'smartcharging.limit', 'smartcharging.alert'];
+TYPES.push('reservation.updated');
 
 const listeners = new Set();
 let changedIds = new Set();
@@ -86,6 +87,8 @@ function apply(e) {
   const id = e.chargerId;
   // Smart charging's events say what Wattson decided, not what a charger did.
   if (!id || e.type.startsWith('smartcharging.')) return;
+  // Reservations are records that may outlive their charger.
+  if (e.type.startsWith('reservation.')) return;
   let c = chargers.get(id);
   if (!c) {
     if (e.type === 'charger.updated' && e.data?.deleted) return;

@@ -8,6 +8,7 @@ import { PhaseCharts } from '../chart.js';
 import { h, setText, ago, dateTime, badge, statusClass, energy, duration, toast, busy, field, emptyState, link } from '../ui.js';
 import { approvalButtons } from './chargers.js';
 import { profilesSection } from './profiles.js';
+import { chargerReservations, reservationText } from './reservations.js';
 
 const OFFLINE = "This charger is offline — commands can't reach it.";
 const canOperate = (u) => u.role === 'operator' || u.role === 'admin';
@@ -55,7 +56,11 @@ export async function chargerPage(root, ctx) {
   const active = new Map(); // connectorId → transaction
   const lastTags = [];
   const connBox = h('div', { class: 'connectors-grid' });
-  root.append(h('section', { 'aria-labelledby': 'conn-title' }, h('h2', { id: 'conn-title' }, 'Connectors'), connBox));
+  const reservations = chargerReservations(id);
+  const anyReserved = h('p', { class: 'notice', dataset: { testid: 'reservation-0' }, hidden: true });
+  root.append(h('section', { 'aria-labelledby': 'conn-title' }, h('h2', { id: 'conn-title' }, 'Connectors'),
+    canOperate(ctx.user) ? h('p', { class: 'muted small' }, link(`/reservations?chargerId=${enc(id)}`, 'Reserve a connector')) : null,
+    anyReserved, connBox));
   const cards = new Map(); // connectorId → {el, status, info, tx, button}
 
   async function loadActive() {
@@ -72,13 +77,17 @@ export async function chargerPage(root, ctx) {
     const status = h('span', { class: 'badge', dataset: { testid: `status-${k}` } });
     const info = h('p', { class: 'muted small' });
     const tx = h('div', { class: 'tx' });
+    const res = h('p', { class: 'reservation', dataset: { testid: `reservation-${k}` }, hidden: true });
     const button = h('button', { type: 'button', class: 'toggle', dataset: { testid: `toggle-${k}` }, onclick: () => toggle(k, button) });
     const el = h('article', { class: 'connector card', 'aria-label': `Connector ${k}` },
-      h('div', { class: 'title-row' }, h('h3', null, `Connector ${k}`), status), info, tx, canOperate(ctx.user) ? button : null);
-    return { el, status, info, tx, button };
+      h('div', { class: 'title-row' }, h('h3', null, `Connector ${k}`), status), info, res, tx, canOperate(ctx.user) ? button : null);
+    return { el, status, info, tx, button, res };
   }
 
   function drawConnectors() {
+    const any = reservations.of(0);
+    setText(anyReserved, any ? `Any connector: ${reservationText(any)}` : '');
+    anyReserved.hidden = !any;
     const list = (c.connectors || []).filter((k) => k.connectorId > 0);
     if (!list.length) {
       connBox.replaceChildren(emptyState(c.connected ? 'No connector has reported its state yet.' : 'No connector has reported its state yet. ' + OFFLINE));
@@ -92,6 +101,9 @@ export async function chargerPage(root, ctx) {
       setText(cd.status, k.status);
       cd.status.className = `badge badge-${statusClass(k.status)}`;
       setText(cd.info, [k.errorCode && k.errorCode !== 'NoError' ? `Error: ${k.errorCode}` : '', k.info || '', `since ${ago(k.updatedAt)}`].filter(Boolean).join(' · '));
+      const rv = reservations.of(k.connectorId);
+      setText(cd.res, rv ? reservationText(rv) : '');
+      cd.res.hidden = !rv;
       const t = active.get(k.connectorId);
       const txSig = t ? `${t.id}` : '';
       if (cd.tx.dataset.sig !== txSig) {
@@ -191,8 +203,10 @@ export async function chargerPage(root, ctx) {
   // --- events ---------------------------------------------------------
   ctx.onLeave(live.subscribe(async ({ ids, events, reset }) => {
     let txChanged = false;
+    let resChanged = false;
     for (const e of events) {
       if (e.chargerId !== id) continue;
+      if (reservations.event(e)) resChanged = true;
       if (e.type === 'transaction.started') { active.set(e.data.connectorId, e.data); txChanged = true; }
       else if (e.type === 'transaction.stopped') {
         for (const [k, t] of active) if (t.id === (e.data.id ?? e.data.transactionId)) active.delete(k);
@@ -201,12 +215,12 @@ export async function chargerPage(root, ctx) {
         charts.add(e.data.samples || []);
       }
     }
-    if (reset) { await loadActive(); txChanged = true; }
-    if (reset || ids.has(id) || txChanged) { drawHeader(); drawConnectors(); profiles.changed(txChanged); }
+    if (reset) { await Promise.all([loadActive(), reservations.load()]); txChanged = true; }
+    if (reset || ids.has(id) || txChanged || resChanged) { drawHeader(); drawConnectors(); profiles.changed(txChanged); }
     if (txChanged) chooseChart();
   }));
 
-  await loadActive();
+  await Promise.all([loadActive(), reservations.load()]);
   drawConnectors();
   chooseChart();
   profiles.refresh();
