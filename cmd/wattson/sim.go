@@ -39,6 +39,7 @@ type simConfig struct {
 	ramp            float64
 	callTimeout     time.Duration
 	logLevel        slog.Level
+	firmwareFail    map[string]bool
 }
 
 const simUsage = `Usage: wattson sim --csms ws://HOST:PORT/ocpp/ [flags]
@@ -69,6 +70,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.Uint64Var(&cfg.seed, "seed", 1, "random seed: the same seed gives the same drivers, cars and faults")
 	fs.StringVar(&cfg.dataDir, "data-dir", "", "keep each charger's state in a directory of its own under this one (default: memory only)")
 	sourceIPs := fs.String("source-ips", "", "spread connections over these local addresses, e.g. 127.0.0.2-127.0.0.9 or 127.0.0.2,127.0.0.3 (needed beyond ~28,000 connections to one server address)")
+	firmwareFail := fs.String("firmware-fail", "", "comma-separated charger ids whose firmware installations fail (to try a roll-out's failure handling)")
 	fs.DurationVar(&cfg.summaryInterval, "summary-interval", 5*time.Second, "print a summary line this often")
 	fs.DurationVar(&cfg.duration, "duration", 0, "stop after this long (with --load: of sending, after all have booted); 0 runs until interrupted")
 	fs.BoolVar(&cfg.load, "load", false, "load mode: lightweight clients that boot once and then send --mix at --rate")
@@ -120,6 +122,14 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 		return cfg, errors.New("--ramp must not be negative")
 	case cfg.callTimeout <= 0:
 		return cfg, errors.New("--call-timeout must be positive")
+	}
+	for _, id := range strings.Split(*firmwareFail, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			if cfg.firmwareFail == nil {
+				cfg.firmwareFail = map[string]bool{}
+			}
+			cfg.firmwareFail[id] = true
+		}
 	}
 	if cfg.scenario, err = sim.ParseScenario(*scenario); err != nil {
 		return cfg, fmt.Errorf("--scenario: %w", err)
@@ -187,6 +197,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Out:             stdout,
 		SummaryInterval: cfg.summaryInterval,
 		Logger:          log,
+		FailFirmware:    func(id string) bool { return cfg.firmwareFail[id] },
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "wattson sim:", err)

@@ -14,6 +14,8 @@ import { chargerPage } from './pages/charger.js';
 import { transactionsPage, transactionPage } from './pages/transactions.js';
 import { idTagsPage } from './pages/idtags.js';
 import { smartChargingPage } from './pages/smartcharging.js';
+import { firmwarePage, rolloutPage } from './pages/firmware.js';
+import { diagnosticsPage } from './pages/diagnostics.js';
 import { reservationsPage } from './pages/reservations.js';
 
 const routes = [
@@ -25,6 +27,9 @@ const routes = [
   [/^\/id-tags$/, idTagsPage, 'Id tags'],
   [/^\/smart-charging$/, smartChargingPage, 'Smart charging'],
   [/^\/reservations$/, reservationsPage, 'Reservations'],
+  [/^\/firmware$/, firmwarePage, 'Firmware'],
+  [/^\/firmware\/rollouts\/(\d+)$/, rolloutPage, 'Roll-out'],
+  [/^\/diagnostics$/, diagnosticsPage, 'Diagnostics'],
   [/^\/signin$/, signinPage, 'Sign in'],
 ];
 

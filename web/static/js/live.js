@@ -15,6 +15,7 @@ const TYPES = ['charger.connected', 'charger.disconnected', 'charger.booted', 'c
   'connector.status', 'transaction.started', 'transaction.stopped', 'meter.values', 'charger.notification',
   'smartcharging.round', 'smartcharging.limit', 'smartcharging.alert'];
 TYPES.push('reservation.updated');
+TYPES.push('firmware.rollout', 'firmware.target', 'diagnostics.updated');
 
 const listeners = new Set();
 let changedIds = new Set();

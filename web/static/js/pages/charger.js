@@ -9,6 +9,7 @@ import { h, setText, ago, dateTime, badge, statusClass, energy, duration, toast,
 import { approvalButtons } from './chargers.js';
 import { profilesSection } from './profiles.js';
 import { chargerReservations, reservationText } from './reservations.js';
+import { chargerDiagnostics, chargerFirmware } from './diagnostics.js';
 
 const OFFLINE = "This charger is offline — commands can't reach it.";
 const canOperate = (u) => u.role === 'operator' || u.role === 'admin';
@@ -199,14 +200,20 @@ export async function chargerPage(root, ctx) {
   // --- charging profiles and composite schedules ----------------------
   const profiles = profilesSection(base, () => c, ctx.user);
   root.append(profiles.el);
+  const firmware = chargerFirmware(id, ctx.user);
+  const diagnostics = chargerDiagnostics(id, ctx.user);
+  root.append(firmware.section, diagnostics.section);
 
   // --- events ---------------------------------------------------------
   ctx.onLeave(live.subscribe(async ({ ids, events, reset }) => {
     let txChanged = false;
     let resChanged = false;
+    let fwChanged = false;
     for (const e of events) {
       if (e.chargerId !== id) continue;
       if (reservations.event(e)) resChanged = true;
+      if (firmware.event(e)) fwChanged = true;
+      diagnostics.event(e);
       if (e.type === 'transaction.started') { active.set(e.data.connectorId, e.data); txChanged = true; }
       else if (e.type === 'transaction.stopped') {
         for (const [k, t] of active) if (t.id === (e.data.id ?? e.data.transactionId)) active.delete(k);
@@ -215,12 +222,13 @@ export async function chargerPage(root, ctx) {
         charts.add(e.data.samples || []);
       }
     }
-    if (reset) { await Promise.all([loadActive(), reservations.load()]); txChanged = true; }
+    if (reset) { await Promise.all([loadActive(), reservations.load(), diagnostics.load()]); txChanged = true; fwChanged = true; }
+    if (fwChanged) firmware.load();
     if (reset || ids.has(id) || txChanged || resChanged) { drawHeader(); drawConnectors(); profiles.changed(txChanged); }
     if (txChanged) chooseChart();
   }));
 
-  await Promise.all([loadActive(), reservations.load()]);
+  await Promise.all([loadActive(), reservations.load(), firmware.load(), diagnostics.load()]);
   drawConnectors();
   chooseChart();
   profiles.refresh();
