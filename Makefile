@@ -50,6 +50,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 bench: ## hot-path benchmarks (see docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./ocpp/... ./internal/... ./smartcharging
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./files
 
 memconn: ## memory per idle connection at 10,000 connections (see docs/performance.md)
 	$(GO) run ./internal/cmd/memconn -n 10000
