@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wattson-csms/wattson/api"
+	"github.com/wattson-csms/wattson/csms/csmstest"
 	"github.com/wattson-csms/wattson/diagnostics"
 	"github.com/wattson-csms/wattson/files"
 	"github.com/wattson-csms/wattson/firmware"
@@ -71,7 +72,7 @@ func (e *env) simFleet(prefix string, n int, fail func(string) bool) []string {
 	go func() { _ = f.Run(ctx); close(done) }()
 	e.t.Cleanup(func() { cancel(); <-done })
 	for _, id := range f.IDs() {
-		eventually(e.t, id+" connected", func() bool { return e.svc.IsConnected(id) })
+		csmstest.Eventually(e.t, 30*time.Second, id+" connected", func() bool { return e.svc.IsConnected(id) })
 	}
 	return f.IDs()
 }
@@ -229,7 +230,7 @@ func TestFirmwareRolloutAPI(t *testing.T) {
 	// The file cannot go while a roll-out uses it.
 	wantProblem(t, e.admin("DELETE", fmt.Sprintf("/firmware/files/%d", f.ID), ""), 409, api.KindConflict, "-")
 
-	eventually(t, "the roll-out to complete", func() bool {
+	csmstest.Eventually(t, time.Minute, "the roll-out to complete", func() bool {
 		e.ok(200, "GET", fmt.Sprintf("/firmware/rollouts/%d", ro.ID), "").decode(t, &ro)
 		return ro.Status == "Completed"
 	})
@@ -251,7 +252,7 @@ func TestFirmwareRolloutAPI(t *testing.T) {
 
 	// Each charger's firmware state: the version it booted with after the
 	// update, and its last status.
-	eventually(t, "FWA0001 to boot 4.2", func() bool {
+	csmstest.Eventually(t, time.Minute, "FWA0001 to boot 4.2", func() bool {
 		var fwState struct {
 			FirmwareVersion, Status string
 		}
@@ -313,7 +314,7 @@ func TestDiagnosticsAPI(t *testing.T) {
 	if d.FileName != "DGA0001-diagnostics.txt" || d.By != "admin token" {
 		t.Fatalf("request %s", r.Body)
 	}
-	eventually(t, "the upload", func() bool {
+	csmstest.Eventually(t, time.Minute, "the upload", func() bool {
 		e.ok(200, "GET", fmt.Sprintf("/diagnostics/%d", d.ID), "").decode(t, &d)
 		return d.Status == "Received"
 	})

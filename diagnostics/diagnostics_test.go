@@ -16,6 +16,7 @@ import (
 	"github.com/wattson-csms/wattson/csms/csmstest"
 	"github.com/wattson-csms/wattson/diagnostics"
 	"github.com/wattson-csms/wattson/files"
+	"github.com/wattson-csms/wattson/sim"
 	"github.com/wattson-csms/wattson/store"
 )
 
@@ -60,7 +61,7 @@ func (e *env) charger(t *testing.T, id string, content []byte) *[]window {
 	t.Helper()
 	var mu sync.Mutex
 	var asked []window
-	cp, err := chargepoint.New(chargepoint.Config{URL: e.c.URL, ID: id, Connectors: []chargepoint.ConnectorHardware{idleHW{}},
+	cp, err := chargepoint.New(chargepoint.Config{URL: e.c.URL, ID: id, Connectors: []chargepoint.ConnectorHardware{sim.NewConnector(chargepoint.RealClock, sim.ConnectorConfig{Number: 1})},
 		DiagnosticsFile: func(start, stop *time.Time) (string, []byte, error) {
 			mu.Lock()
 			asked = append(asked, window{start, stop})
@@ -83,13 +84,7 @@ func (e *env) charger(t *testing.T, id string, content []byte) *[]window {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	end := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	csmstest.Eventually(t, time.Minute, what, ok)
 }
 
 func (e *env) status(t *testing.T, id int64) store.DiagnosticsRequest {
@@ -182,15 +177,6 @@ func TestDiagnosticsUploadFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "UploadFailed", func() bool { return e.status(t, d.ID).Status == store.DiagUploadFailed })
-}
-
-type idleHW struct{}
-
-func (idleHW) SetContactor(bool) error       { return nil }
-func (idleHW) SetCurrentLimit(float64) error { return nil }
-func (idleHW) Unlock() error                 { return nil }
-func (idleHW) Meter() chargepoint.MeterReading {
-	return chargepoint.MeterReading{Voltage: [3]float64{230, 230, 230}}
 }
 
 func ptr[T any](v T) *T { return &v }

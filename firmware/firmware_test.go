@@ -84,13 +84,7 @@ func (e *env) image(t *testing.T, content string) store.File {
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
-	end := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	csmstest.Eventually(t, d, what, ok)
 }
 
 func (e *env) rollout(t *testing.T, id int64) store.Rollout {
@@ -284,7 +278,7 @@ func TestQuietChargerTimesOut(t *testing.T) {
 	e := newEnv(t)
 	installing := make(chan struct{})
 	var once sync.Once
-	cp, err := chargepoint.New(chargepoint.Config{URL: e.c.URL, ID: "QUIET", Connectors: []chargepoint.ConnectorHardware{idleHW{}},
+	cp, err := chargepoint.New(chargepoint.Config{URL: e.c.URL, ID: "QUIET", Connectors: []chargepoint.ConnectorHardware{sim.NewConnector(chargepoint.RealClock, sim.ConnectorConfig{Number: 1})},
 		InstallFirmware: func(ctx context.Context, file string) error {
 			once.Do(func() { close(installing) })
 			<-ctx.Done() // never finishes
@@ -314,15 +308,6 @@ func TestQuietChargerTimesOut(t *testing.T) {
 	if x.SentAt == nil || x.UpdatedAt.Sub(*x.SentAt) < 2*time.Second {
 		t.Errorf("failed %v after it was sent; the timeout and one retry allow 2 s", x.UpdatedAt.Sub(*x.SentAt))
 	}
-}
-
-type idleHW struct{}
-
-func (idleHW) SetContactor(bool) error       { return nil }
-func (idleHW) SetCurrentLimit(float64) error { return nil }
-func (idleHW) Unlock() error                 { return nil }
-func (idleHW) Meter() chargepoint.MeterReading {
-	return chargepoint.MeterReading{Voltage: [3]float64{230, 230, 230}}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wattson-csms/wattson/csms"
 	"github.com/wattson-csms/wattson/ocpp"
@@ -73,4 +74,18 @@ func New(t testing.TB, open func(testing.TB) store.Store, mod func(*csms.Config)
 	// Registered after the cleanup above, so it runs before it.
 	url := ocpptest.NewServer(t, srv)
 	return &Central{URL: url, Store: st, Service: svc, Server: srv}
+}
+
+// Eventually waits up to d for cond, checking every 20 ms, and fails the
+// test naming what it waited for. Tests wait for conditions, never for
+// fixed times.
+func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
