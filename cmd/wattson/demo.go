@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/wattson-csms/wattson/files"
 	"github.com/wattson-csms/wattson/sim"
 	"github.com/wattson-csms/wattson/store"
 )
@@ -67,6 +69,9 @@ func runDemo(ctx context.Context, st store.Store, ocppURL string, reload func(),
 	} else if reload != nil {
 		reload()
 	}
+	if err := demoFirmware(ctx, st); err != nil {
+		log.Error("demo firmware", "err", err)
+	}
 	done := make(chan struct{}, len(demoSites))
 	for i, site := range demoSites {
 		fleet, err := sim.NewFleet(sim.FleetConfig{
@@ -103,6 +108,19 @@ func runDemo(ctx context.Context, st store.Store, ocppURL string, reload func(),
 	for range demoSites {
 		<-done
 	}
+}
+
+// demoFirmware stores, once, a firmware image the simulated chargers
+// install, so the Firmware page has something to roll out.
+func demoFirmware(ctx context.Context, st store.Store) error {
+	fs, err := st.ListFiles(ctx, store.FileFilter{Kind: store.FileFirmware, Limit: 1})
+	if err != nil || len(fs) > 0 {
+		return err
+	}
+	image := sim.SimFirmwareMagic + "sim-2\nA firmware image for Wattson's simulated chargers (wattson serve -demo).\n"
+	_, err = files.Save(ctx, st, store.File{Kind: store.FileFirmware, Name: "wattson-sim-2.bin", ContentType: "application/octet-stream",
+		Version: "sim-2", Note: "demo image: the simulated chargers install it", CreatedBy: "demo"}, strings.NewReader(image), 1<<20)
+	return err
 }
 
 // demoSmartCharging puts the demo's chargers on circuits, once: the home's
