@@ -59,6 +59,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Leases", testLeases},
 		{"LeaseRace", testLeaseRace},
 		{"ConfigSnapshots", testConfigSnapshots},
+		{"ConfigChanges", testConfigChanges},
+		{"ConfigKeyAcross", testConfigKeyAcross},
+		{"ConfigChangeRace", testConfigChangeRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
