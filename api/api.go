@@ -337,6 +337,10 @@ var routes = []route{
 	{"POST", "/chargers/{id}/configuration/refresh", operator, (*API).refreshConfiguration},
 	{"GET", "/chargers/{id}/configuration", operator, (*API).getConfiguration},
 	{"POST", "/configuration/apply", operator, (*API).applyConfiguration},
+	{"PUT", "/chargers/{id}/configuration/{key}", operator, (*API).changeKey},
+	{"POST", "/configuration/refresh", operator, (*API).refreshConfigurations},
+	{"GET", "/configuration", operator, (*API).configKeyAcross},
+	{"GET", "/configuration/keys", operator, (*API).configKeys},
 }
 
 // handler wraps a route: authentication, the role check and writing the

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -106,8 +107,10 @@ type ConfigHistory interface {
 	// does not list it) — in one atomic step, so changes of several keys
 	// racing on one charger all stay. A change answered before the one
 	// kept, or before the snapshot was taken, changes neither: it is
-	// older news. A zero At is now.
-	RecordConfigChange(ctx context.Context, c ConfigChange) error
+	// older news. A zero At is now. It returns the change as kept: the
+	// key as the snapshot spells it, the value dropped for a write-only
+	// key, PendingReboot set for RebootRequired.
+	RecordConfigChange(ctx context.Context, c ConfigChange) (ConfigChange, error)
 	// ListConfigChanges returns the charger's last change of each key,
 	// ordered by key, with PendingReboot set.
 	ListConfigChanges(ctx context.Context, chargerID string) ([]ConfigChange, error)
@@ -119,3 +122,8 @@ type ConfigHistory interface {
 	// name case-insensitively, at most 2,000.
 	ConfigKeyNames(ctx context.Context) ([]ConfigKeyName, error)
 }
+
+// WriteOnlyKey reports whether a key's value is never kept:
+// AuthorizationKey is the charger's Basic-auth password, write-only in
+// OCPP 1.6.
+func WriteOnlyKey(key string) bool { return strings.EqualFold(key, "AuthorizationKey") }

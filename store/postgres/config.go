@@ -65,10 +65,10 @@ func (db *DB) GetConfigSnapshot(ctx context.Context, chargerID string) (store.Co
 // RecordConfigChange implements store.Store. The snapshot's row lock
 // (FOR UPDATE) makes the changes of one charger one at a time; without a
 // snapshot the upsert's condition keeps the later answer.
-func (db *DB) RecordConfigChange(ctx context.Context, c store.ConfigChange) error {
+func (db *DB) RecordConfigChange(ctx context.Context, c store.ConfigChange) (store.ConfigChange, error) {
 	c, err := rules.ConfigChange(c)
 	if err != nil {
-		return err
+		return store.ConfigChange{}, err
 	}
 	fold := rules.FoldKey(c.Key)
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -113,9 +113,9 @@ func (db *DB) RecordConfigChange(ctx context.Context, c store.ConfigChange) erro
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: record configuration change of %q on %q: %w", c.Key, c.ChargerID, err)
+		return store.ConfigChange{}, fmt.Errorf("postgres: record configuration change of %q on %q: %w", c.Key, c.ChargerID, err)
 	}
-	return nil
+	return c, nil
 }
 
 // ListConfigChanges implements store.Store.

@@ -72,10 +72,10 @@ func putKeyNames(ctx context.Context, tx *sql.Tx, keys []store.ConfigKey) error 
 // RecordConfigChange implements store.Store. The single writer connection
 // and BEGIN IMMEDIATE make the read of the snapshot and its rewrite one
 // step.
-func (db *DB) RecordConfigChange(ctx context.Context, c store.ConfigChange) error {
+func (db *DB) RecordConfigChange(ctx context.Context, c store.ConfigChange) (store.ConfigChange, error) {
 	c, err := rules.ConfigChange(c)
 	if err != nil {
-		return err
+		return store.ConfigChange{}, err
 	}
 	fold := rules.FoldKey(c.Key)
 	err = db.tx(ctx, func(tx *sql.Tx) error {
@@ -118,9 +118,9 @@ func (db *DB) RecordConfigChange(ctx context.Context, c store.ConfigChange) erro
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: record configuration change of %q on %q: %w", c.Key, c.ChargerID, err)
+		return store.ConfigChange{}, fmt.Errorf("sqlite: record configuration change of %q on %q: %w", c.Key, c.ChargerID, err)
 	}
-	return nil
+	return c, nil
 }
 
 // ListConfigChanges implements store.Store.

@@ -85,12 +85,13 @@ func testConfigChanges(t *testing.T, s store.Store) {
 		{ChargerID: "CP1", Key: "A", Status: "Maybe"},
 		{ChargerID: "CP1", Key: "A"},
 	} {
-		wantErr(t, s.RecordConfigChange(ctx, c), store.ErrInvalid)
+		_, err := s.RecordConfigChange(ctx, c)
+		wantErr(t, err, store.ErrInvalid)
 	}
 	eq(t, "no changes", must(s.ListConfigChanges(ctx, "CP1"))(t), []store.ConfigChange{})
 
 	// Without a snapshot the answer is kept all the same.
-	noErr(t, s.RecordConfigChange(ctx, store.ConfigChange{ChargerID: "CP1", Key: "HeartbeatInterval", Value: "60", Status: store.ConfigAccepted, At: at(time.Minute)}))
+	must(s.RecordConfigChange(ctx, store.ConfigChange{ChargerID: "CP1", Key: "HeartbeatInterval", Value: "60", Status: store.ConfigAccepted, At: at(time.Minute)}))(t)
 	eq(t, "changes", must(s.ListConfigChanges(ctx, "CP1"))(t), []store.ConfigChange{
 		{ChargerID: "CP1", Key: "HeartbeatInterval", Value: "60", Status: store.ConfigAccepted, At: at(time.Minute)}})
 	if _, err := s.GetConfigSnapshot(ctx, "CP1"); !errors.Is(err, store.ErrNotFound) {
@@ -102,9 +103,9 @@ func testConfigChanges(t *testing.T, s store.Store) {
 		{Key: "NumberOfConnectors", Readonly: true, Value: "2"},
 		{Key: "WebSocketPingInterval", Value: "30"},
 	}}))
-	record := func(key, value string, status store.ConfigStatus, d time.Duration) {
+	record := func(key, value string, status store.ConfigStatus, d time.Duration) store.ConfigChange {
 		t.Helper()
-		noErr(t, s.RecordConfigChange(ctx, store.ConfigChange{ChargerID: "CP1", Key: key, Value: value, Status: status, At: at(d)}))
+		return must(s.RecordConfigChange(ctx, store.ConfigChange{ChargerID: "CP1", Key: key, Value: value, Status: status, At: at(d)}))(t)
 	}
 	value := func(key string) string {
 		t.Helper()
@@ -113,7 +114,8 @@ func testConfigChanges(t *testing.T, s store.Store) {
 	}
 
 	// Keys are case-insensitive: the snapshot's spelling is kept.
-	record("heartbeatINTERVAL", "90", store.ConfigAccepted, 3*time.Minute)
+	kept := record("heartbeatINTERVAL", "90", store.ConfigAccepted, 3*time.Minute)
+	eq(t, "kept", kept, store.ConfigChange{ChargerID: "CP1", Key: "HeartbeatInterval", Value: "90", Status: store.ConfigAccepted, At: at(3 * time.Minute)})
 	eq(t, "HeartbeatInterval", value("HeartbeatInterval"), "90")
 	// Answers that did not take change the snapshot not.
 	record("NumberOfConnectors", "5", store.ConfigRejected, 4*time.Minute)
@@ -123,7 +125,9 @@ func testConfigChanges(t *testing.T, s store.Store) {
 		t.Fatal("a NotSupported key was added to the snapshot")
 	}
 	// RebootRequired takes the value, pending until the charger boots.
-	record("WebSocketPingInterval", "10", store.ConfigRebootRequired, 6*time.Minute)
+	if kept := record("WebSocketPingInterval", "10", store.ConfigRebootRequired, 6*time.Minute); !kept.PendingReboot {
+		t.Fatalf("RebootRequired kept as %+v", kept)
+	}
 	eq(t, "WebSocketPingInterval", value("WebSocketPingInterval"), "10")
 	pending := func() bool {
 		t.Helper()
@@ -154,14 +158,16 @@ func testConfigChanges(t *testing.T, s store.Store) {
 	}
 
 	// The charger's password is never kept.
-	record("AuthorizationKey", "s3cret-0123456789", store.ConfigAccepted, 9*time.Minute)
+	if kept := record("authorizationkey", "s3cret-0123456789", store.ConfigAccepted, 9*time.Minute); kept.Value != "" {
+		t.Fatalf("AuthorizationKey kept as %+v", kept)
+	}
 	snap := must(s.GetConfigSnapshot(ctx, "CP1"))(t)
 	if _, ok := snapValue(snap, "AuthorizationKey"); ok {
 		t.Fatal("AuthorizationKey is in the snapshot")
 	}
 
 	eq(t, "changes", must(s.ListConfigChanges(ctx, "CP1"))(t), []store.ConfigChange{
-		{ChargerID: "CP1", Key: "AuthorizationKey", Value: "", Status: store.ConfigAccepted, At: at(9 * time.Minute)},
+		{ChargerID: "CP1", Key: "authorizationkey", Value: "", Status: store.ConfigAccepted, At: at(9 * time.Minute)},
 		{ChargerID: "CP1", Key: "Foo", Value: "1", Status: store.ConfigNotSupported, At: at(5 * time.Minute)},
 		{ChargerID: "CP1", Key: "HeartbeatInterval", Value: "90", Status: store.ConfigAccepted, At: at(3 * time.Minute)},
 		{ChargerID: "CP1", Key: "MinimumStatusDuration", Value: "7", Status: store.ConfigAccepted, At: at(90 * time.Second)},
@@ -193,7 +199,8 @@ func testConfigKeyAcross(t *testing.T, s store.Store) {
 	change := func(id, key, value string, status store.ConfigStatus, d time.Duration) *store.ConfigChange {
 		t.Helper()
 		c := store.ConfigChange{ChargerID: id, Key: key, Value: value, Status: status, At: at(d)}
-		noErr(t, s.RecordConfigChange(ctx, c))
+		c = must(s.RecordConfigChange(ctx, c))(t)
+		c.PendingReboot = false // as a read sets it below
 		return &c
 	}
 	put("A", 0, store.ConfigKey{Key: "Other", Value: "x"}, store.ConfigKey{Key: "MyKey", Value: "1"})
@@ -242,8 +249,9 @@ func testConfigChangeRace(t *testing.T, s store.Store) {
 				defer wg.Done()
 				// Round r of key i is answered at minute r+1: the last round
 				// is the latest answer, whenever its write lands.
-				errs <- s.RecordConfigChange(ctx, store.ConfigChange{ChargerID: "CP", Key: fmt.Sprintf("K%d", i),
+				_, err := s.RecordConfigChange(ctx, store.ConfigChange{ChargerID: "CP", Key: fmt.Sprintf("K%d", i),
 					Value: fmt.Sprintf("%d-%d", i, r), Status: store.ConfigAccepted, At: at(time.Duration(r+1) * time.Minute)})
+				errs <- err
 			}()
 		}
 		wg.Add(1)

@@ -60,13 +60,8 @@ func DecodeConfigSnapshot(s *store.ConfigSnapshot, keys, unknown []byte) error {
 // practice.
 func FoldKey(key string) string { return strings.ToLower(key) }
 
-// WriteOnlyKey reports whether a key's value must never be kept:
-// AuthorizationKey is the charger's Basic-auth password, write-only in
-// OCPP 1.6.
-func WriteOnlyKey(key string) bool { return strings.EqualFold(key, "AuthorizationKey") }
-
 // ConfigChange checks a change and returns it with its value dropped if
-// the key is write-only and At set.
+// the key is write-only, At set and PendingReboot as just answered.
 func ConfigChange(c store.ConfigChange) (store.ConfigChange, error) {
 	if err := ChargerID(c.ChargerID); err != nil {
 		return c, err
@@ -79,10 +74,11 @@ func ConfigChange(c store.ConfigChange) (store.ConfigChange, error) {
 	default:
 		return c, invalid("configuration status %q", c.Status)
 	}
-	if WriteOnlyKey(c.Key) {
+	if store.WriteOnlyKey(c.Key) {
 		c.Value = ""
 	}
 	c.At = OrNow(c.At)
+	c.PendingReboot = c.Status == store.ConfigRebootRequired
 	return c, nil
 }
 
@@ -101,7 +97,7 @@ func ApplyConfigChange(keys []byte, takenAt time.Time, c store.ConfigChange) (ou
 	if i >= 0 {
 		key = ks[i].Key
 	}
-	if !c.Status.Took() || WriteOnlyKey(c.Key) || takenAt.After(c.At) {
+	if !c.Status.Took() || store.WriteOnlyKey(c.Key) || takenAt.After(c.At) {
 		return nil, key, false, nil
 	}
 	if i >= 0 {
