@@ -151,18 +151,24 @@ func (db *DB) ConfigKeyAcross(ctx context.Context, f store.ConfigKeyFilter) ([]s
 	if f.Key == "" {
 		return nil, fmt.Errorf("postgres: configuration key across chargers: %w: no key", store.ErrInvalid)
 	}
-	rows, err := db.pool.Query(ctx, `WITH ids AS (
-			SELECT charger_id FROM config_snapshots WHERE charger_id > $1
-			UNION
-			SELECT charger_id FROM config_changes WHERE key_ci = $2 AND charger_id > $1
-			ORDER BY charger_id LIMIT $3)
+	// Each side is cut to a page first and joined from there, and the
+	// charger's boot time is looked up per row: a page costs a page, however
+	// big the fleet (joining the whole tables lets the planner hash them).
+	// The first page of the union only holds ids from the first page of
+	// each side.
+	rows, err := db.pool.Query(ctx, `WITH
+		snap AS (SELECT charger_id, taken_at, keys FROM config_snapshots
+			WHERE charger_id > $1 ORDER BY charger_id LIMIT $3),
+		chg AS (SELECT charger_id, key, value, status, changed_at FROM config_changes
+			WHERE key_ci = $2 AND charger_id > $1 ORDER BY charger_id LIMIT $3),
+		ids AS (SELECT charger_id FROM snap UNION SELECT charger_id FROM chg ORDER BY charger_id LIMIT $3)
 		SELECT ids.charger_id, s.taken_at,
 			(SELECT e::text FROM jsonb_array_elements(s.keys) AS e WHERE lower(e->>'key') = $2 LIMIT 1),
-			k.key, k.value, k.status, k.changed_at, c.last_boot_at
+			k.key, k.value, k.status, k.changed_at,
+			(SELECT c.last_boot_at FROM chargers c WHERE c.id = ids.charger_id)
 		FROM ids
-		LEFT JOIN config_snapshots s ON s.charger_id = ids.charger_id
-		LEFT JOIN config_changes k ON k.charger_id = ids.charger_id AND k.key_ci = $2
-		LEFT JOIN chargers c ON c.id = ids.charger_id
+		LEFT JOIN snap s ON s.charger_id = ids.charger_id
+		LEFT JOIN chg k ON k.charger_id = ids.charger_id
 		ORDER BY ids.charger_id`, f.After, rules.FoldKey(f.Key), rules.Limit(f.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: configuration key %q across chargers: %w", f.Key, err)

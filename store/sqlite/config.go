@@ -158,6 +158,8 @@ func (db *DB) ConfigKeyAcross(ctx context.Context, f store.ConfigKeyFilter) ([]s
 		return nil, fmt.Errorf("sqlite: configuration key across chargers: %w: no key", store.ErrInvalid)
 	}
 	fold := rules.FoldKey(f.Key)
+	// SQLite merges the two ordered sides of the union and stops at the
+	// limit: a page reads about a page of ids, however big the fleet.
 	rows, err := db.r.QueryContext(ctx, `WITH ids AS (
 			SELECT charger_id FROM config_snapshots WHERE charger_id > ?1
 			UNION
