@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -523,4 +524,68 @@ func TestConfigurationRoles(t *testing.T) {
 			t.Errorf("anonymous %s %s: %d", rq.method, rq.path, r.Status)
 		}
 	}
+}
+
+// TestTriggerMessage asks a real charge point for messages through the API,
+// as the dashboard's Commands section does, and sees them arrive.
+func TestTriggerMessage(t *testing.T) {
+	e := newEnv(t, nil)
+	e.chargePoint("TRIG1")
+	trigger := func(body, want string) {
+		t.Helper()
+		var res map[string]string
+		e.ok(200, "POST", "/chargers/TRIG1/ocpp/TriggerMessage", body).decode(t, &res)
+		if res["status"] != want {
+			t.Fatalf("TriggerMessage %s: %v, want %s", body, res, want)
+		}
+	}
+	type entry struct {
+		ID        int64           `json:"id"`
+		Direction string          `json:"direction"`
+		Frame     json.RawMessage `json:"frame"`
+	}
+	// arrived reports whether the charger sent action after the last
+	// TriggerMessage the log holds.
+	arrived := func(action string) bool {
+		var log struct {
+			Items []entry `json:"items"`
+		}
+		e.ok(200, "GET", "/chargers/TRIG1/log?limit=100", "").decode(t, &log)
+		var asked, came int64
+		for _, it := range log.Items {
+			var f []json.RawMessage
+			if json.Unmarshal(it.Frame, &f) != nil || len(f) < 3 || string(f[0]) != "2" {
+				continue
+			}
+			switch {
+			case it.Direction == "out" && string(f[2]) == `"TriggerMessage"`:
+				asked = max(asked, it.ID)
+			case it.Direction == "in" && string(f[2]) == fmt.Sprintf("%q", action):
+				came = max(came, it.ID)
+			}
+		}
+		return asked > 0 && came > asked
+	}
+	history := func() int {
+		var h struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		e.ok(200, "GET", "/chargers/TRIG1/connectors/1/history", "").decode(t, &h)
+		return len(h.Items)
+	}
+
+	trigger(`{"requestedMessage":"Heartbeat"}`, "Accepted")
+	eventually(t, "the triggered Heartbeat", func() bool { return arrived("Heartbeat") })
+
+	before := history()
+	trigger(`{"requestedMessage":"StatusNotification","connectorId":1}`, "Accepted")
+	eventually(t, "the triggered StatusNotification", func() bool { return arrived("StatusNotification") && history() > before })
+
+	trigger(`{"requestedMessage":"MeterValues","connectorId":1}`, "Accepted")
+	eventually(t, "the triggered MeterValues", func() bool { return arrived("MeterValues") })
+
+	// A connector the charger does not have.
+	trigger(`{"requestedMessage":"StatusNotification","connectorId":5}`, "Rejected")
+	// Not a message one may ask for: the schema says so before anything is sent.
+	wantProblem(t, e.admin("POST", "/chargers/TRIG1/ocpp/TriggerMessage", `{"requestedMessage":"StartTransaction"}`), 400, api.KindInvalidPayload, "requestedMessage")
 }
