@@ -377,6 +377,10 @@ var routes = []route{
 	{"POST", "/reservations", operator, (*API).createReservation},
 	{"GET", "/reservations/{id}", viewer, (*API).getReservation},
 	{"DELETE", "/reservations/{id}", operator, (*API).cancelReservation},
+	{"PUT", "/chargers/{id}/configuration/{key}", operator, (*API).changeKey},
+	{"POST", "/configuration/refresh", operator, (*API).refreshConfigurations},
+	{"GET", "/configuration", operator, (*API).configKeyAcross},
+	{"GET", "/configuration/keys", operator, (*API).configKeys},
 }
 
 // handler wraps a route: authentication, the role check and writing the

@@ -48,6 +48,9 @@ func (a *API) ocppCall(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if action == "ChangeConfiguration" {
+		a.recordRawChange(r.Context(), id, body, answer)
+	}
 	return writeRaw(w, answer)
 }
 

@@ -43,14 +43,20 @@ func FuzzRequests(f *testing.F) {
 		{"POST", "/tokens"},
 		{"GET", "/transactions"},
 		{"GET", "/chargers"},
+		{"PUT", "/chargers/CP1/configuration/HeartbeatInterval"},
+		{"POST", "/configuration/apply"},
+		{"POST", "/configuration/refresh"},
+		{"GET", "/configuration"},
 	}
 	for i, s := range []string{
 		`{"registration":"Accepted","password":"12345678"}`, `{"status":"Accepted","expiryDate":"2030-01-01T00:00:00Z"}`,
 		`{"connectorId":1,"idTag":"CARD"}`, `{"connectorId":1,"csChargingProfiles":{}}`, `{"name":"x","role":"viewer"}`,
 		`{`, `null`, `[]`, `{"a":1e999}`, "\x00", `{"connectorId":"1"}`,
+		`{"value":"60"}`, `{"key":"HeartbeatInterval","value":"60","chargers":["CP1","CP2"]}`, `{"chargers":["CP1"]}`,
 	} {
 		f.Add(uint8(i), s, "limit=5&active=true&from=2026-01-01T00:00:00Z")
 	}
+	f.Add(uint8(12), "", "key=HeartbeatInterval&limit=5&after=CP1")
 	f.Fuzz(func(t *testing.T, which uint8, body, query string) {
 		ep := endpoints[int(which)%len(endpoints)]
 		target := api.Prefix + ep.path

@@ -53,6 +53,52 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 		defer mb.Close()
 		parallel(b, func(msg []store.MeterSample) error { return mb.Add(b.Context(), msg) })
 	})
+	b.Run("ConfigKeyAcross/page1000of10000", func(b *testing.B) {
+		s := open(b)
+		seedSnapshots(b, s, 10000)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			// Pages from the start, the middle and the end of the fleet.
+			after := fmt.Sprintf("cp%05d", (i%10)*1000)
+			vs, err := s.ConfigKeyAcross(b.Context(), store.ConfigKeyFilter{Key: "heartbeatinterval", After: after, Limit: 1000})
+			if err != nil || len(vs) == 0 || !vs[0].Found {
+				b.Fatalf("%d values, err %v", len(vs), err)
+			}
+		}
+	})
+	b.Run("RecordConfigChange", func(b *testing.B) {
+		s := open(b)
+		seedSnapshots(b, s, 1)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := s.RecordConfigChange(b.Context(), store.ConfigChange{ChargerID: "cp00000", Key: "HeartbeatInterval",
+				Value: fmt.Sprint(i), Status: store.ConfigAccepted, At: at(time.Duration(i) * time.Millisecond)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// seedSnapshots stores n snapshots of 45 keys, as a charge point reports
+// them, every tenth charger with a change of HeartbeatInterval.
+func seedSnapshots(b *testing.B, s store.Store, n int) {
+	keys := make([]store.ConfigKey, 45)
+	for i := range keys {
+		keys[i] = store.ConfigKey{Key: fmt.Sprintf("VendorKey%02d", i), Value: "some value"}
+	}
+	keys[20] = store.ConfigKey{Key: "HeartbeatInterval", Value: "300"}
+	for i := range n {
+		id := fmt.Sprintf("cp%05d", i)
+		if err := s.PutConfigSnapshot(b.Context(), store.ConfigSnapshot{ChargerID: id, Keys: keys, TakenAt: at(0)}); err != nil {
+			b.Fatal(err)
+		}
+		if i%10 == 0 {
+			if _, err := s.RecordConfigChange(b.Context(), store.ConfigChange{ChargerID: id, Key: "HeartbeatInterval", Value: "60",
+				Status: store.ConfigAccepted, At: at(time.Minute)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }
 
 // meterMessage is a typical 3-phase MeterValues: energy, power, current

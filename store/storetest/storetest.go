@@ -67,6 +67,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Reservations", testReservations},
 		{"ReservationSweepLimit", testReservationSweepLimit},
 		{"ReservationRaces", testReservationRaces},
+		{"ConfigChanges", testConfigChanges},
+		{"ConfigKeyAcross", testConfigKeyAcross},
+		{"ConfigChangeRace", testConfigChangeRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -128,11 +128,11 @@ test('the transaction is listed with its energy', async () => {
 
 test('a refused command shows the charger\'s answer', async () => {
   await page.goto(`${server.base}/chargers/${ID}`);
-  await page.getByRole('button', { name: 'Read configuration' }).click();
+  await page.getByRole('button', { name: 'Refresh from charger' }).click();
   const row = page.locator('tr[data-key="HeartbeatInterval"]');
   await row.getByRole('textbox').fill('soon');
   await row.getByRole('button', { name: 'Save' }).click();
-  await row.getByText('Rejected').waitFor();
+  await row.locator('[data-testid="result"]', { hasText: 'Rejected' }).waitFor();
   await page.getByRole('alert').filter({ hasText: 'The charger refused: Rejected' }).waitFor();
   await shot(page, '11-command-rejected');
   // The message log shows the exchange, newest first.

@@ -17,6 +17,7 @@ import { smartChargingPage } from './pages/smartcharging.js';
 import { firmwarePage, rolloutPage } from './pages/firmware.js';
 import { diagnosticsPage } from './pages/diagnostics.js';
 import { reservationsPage } from './pages/reservations.js';
+import { configurationPage } from './pages/configuration.js';
 
 const routes = [
   [/^\/$/, overviewPage, 'Overview'],
@@ -30,6 +31,7 @@ const routes = [
   [/^\/firmware$/, firmwarePage, 'Firmware'],
   [/^\/firmware\/rollouts\/(\d+)$/, rolloutPage, 'Roll-out'],
   [/^\/diagnostics$/, diagnosticsPage, 'Diagnostics'],
+  [/^\/configuration$/, configurationPage, 'Configuration'],
   [/^\/signin$/, signinPage, 'Sign in'],
 ];
 

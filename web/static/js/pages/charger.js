@@ -10,6 +10,7 @@ import { approvalButtons } from './chargers.js';
 import { profilesSection } from './profiles.js';
 import { chargerReservations, reservationText } from './reservations.js';
 import { chargerDiagnostics, chargerFirmware } from './diagnostics.js';
+import { chargerConfigSection } from './configuration.js';
 
 const OFFLINE = "This charger is offline — commands can't reach it.";
 const canOperate = (u) => u.role === 'operator' || u.role === 'admin';
@@ -234,7 +235,7 @@ export async function chargerPage(root, ctx) {
   profiles.refresh();
 
   if (canOperate(ctx.user)) {
-    root.append(commandsSection(base, () => c), configSection(base, () => c), logSection(base));
+    root.append(commandsSection(base, () => c), chargerConfigSection(id, () => c, ctx), logSection(base));
   }
 }
 
@@ -287,53 +288,6 @@ function commandsSection(base, charger) {
     () => (trigConn.value ? { requestedMessage: trig.value, connectorId: +trigConn.value } : { requestedMessage: trig.value }), 'Asks the charger to send a message now.');
   add('Clear cache', 'ClearCache', [], () => ({}), 'Forgets the id tags the charger remembered.');
   return h('section', { 'aria-labelledby': 'cmd-title' }, h('h2', { id: 'cmd-title' }, 'Commands'), h('div', { class: 'commands' }, forms));
-}
-
-function configSection(base) {
-  const out = h('p', { class: 'outcome', role: 'status' });
-  const filter = h('input', { type: 'search', placeholder: 'Filter keys' });
-  const tbody = h('tbody');
-  const table = h('table', { class: 'list config', hidden: true },
-    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Value'), h('th', { scope: 'col' }, ''))), tbody);
-  const read = h('button', { type: 'button' }, 'Read configuration');
-  read.addEventListener('click', () => busy(read, async () => {
-    out.textContent = 'Asking the charger…';
-    out.className = 'outcome';
-    try {
-      const ans = await post(`${base}/ocpp/GetConfiguration`, {});
-      const keys = (ans.configurationKey || []).sort((a, b) => a.key.localeCompare(b.key));
-      tbody.replaceChildren(...keys.map(row));
-      table.hidden = false;
-      const unknown = ans.unknownKey?.length ? ` Unknown: ${ans.unknownKey.join(', ')}.` : '';
-      out.textContent = `${keys.length} keys.${unknown}`;
-    } catch (err) { say(out, false, err.message); }
-  }));
-  filter.addEventListener('input', () => {
-    const f = filter.value.trim().toLowerCase();
-    for (const tr of tbody.children) tr.hidden = !!f && !tr.dataset.key.toLowerCase().includes(f);
-  });
-  function row(k) {
-    const input = h('input', { value: k.value ?? '', 'aria-label': k.key, readonly: k.readonly || null, maxlength: 500 });
-    const res = h('span', { class: 'outcome small', role: 'status' });
-    const save = h('button', { type: 'submit', class: 'small' }, 'Save');
-    const form = h('form', { class: 'inline' }, input, k.readonly ? h('span', { class: 'muted small' }, ' read-only') : save, res);
-    form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      busy(save, async () => {
-        res.textContent = '…';
-        try {
-          const ans = await post(`${base}/ocpp/ChangeConfiguration`, { key: k.key, value: input.value });
-          const r = commandOutcome(ans);
-          res.textContent = ans.status;
-          res.className = `outcome small ${r.ok ? 'ok' : 'bad'}`;
-          toast(`${k.key}: ${r.text}`, r.ok ? 'ok' : 'error');
-        } catch (err) { res.textContent = ''; toast(`${k.key}: ${err.message}`, 'error'); }
-      });
-    });
-    return h('tr', { dataset: { key: k.key } }, h('th', { scope: 'row' }, k.key), h('td', { colspan: 2 }, form));
-  }
-  return h('section', { 'aria-labelledby': 'cfg-title' }, h('h2', { id: 'cfg-title' }, 'Configuration'),
-    h('div', { class: 'toolbar' }, read, filter), out, h('div', { class: 'table-wrap' }, table));
 }
 
 const FRAME_KIND = { 2: 'CALL', 3: 'CALLRESULT', 4: 'CALLERROR' };
