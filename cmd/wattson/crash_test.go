@@ -110,11 +110,14 @@ func crashOnce(t *testing.T, db string) {
 	var mu sync.Mutex
 	var acked []*ackedStart
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
+	var wg, booted sync.WaitGroup
 	for i := 0; i < chargers; i++ {
 		wg.Add(1)
+		booted.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			bootDone := sync.OnceFunc(booted.Done)
+			defer bootDone()
 			id := fmt.Sprintf("KILL-%02d", i)
 			c, err := ocpp.Dial(ctx, "ws://"+srv.addr+"/ocpp/"+id, ocpp.DialOptions{Subprotocols: []ocpp.Subprotocol{{Name: "ocpp1.6"}}})
 			if err != nil {
@@ -126,6 +129,7 @@ func crashOnce(t *testing.T, db string) {
 				t.Errorf("boot %s: %v", id, err)
 				return
 			}
+			bootDone()
 			meter := 0
 			for n := 0; ; n++ {
 				select {
@@ -154,7 +158,19 @@ func crashOnce(t *testing.T, db string) {
 			}
 		}(i)
 	}
-	time.Sleep(700 * time.Millisecond)
+	// Kill once every charger booted and the load has run a while (on a
+	// busy machine booting alone can take longer than any fixed delay).
+	booted.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 4*chargers || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	srv.kill() // SIGKILL in the middle of the load
 	close(stop)
 	wg.Wait()
