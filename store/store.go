@@ -420,6 +420,7 @@ type Store interface {
 
 	SmartStore
 	ConfigStore
+	LocalListStore
 
 	Close() error
 }

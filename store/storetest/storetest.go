@@ -59,6 +59,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Leases", testLeases},
 		{"LeaseRace", testLeaseRace},
 		{"ConfigSnapshots", testConfigSnapshots},
+		{"LocalLists", testLocalLists},
+		{"LocalListMembers", testLocalListMembers},
+		{"LocalListSync", testLocalListSync},
+		{"LocalListMemberRace", testLocalListMemberRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
