@@ -36,7 +36,10 @@ func TestAssignAddBlockDelete(t *testing.T) {
 
 	// A new member: Differential with only the new tag, a higher version.
 	e.members(list, []string{"C"}, nil)
-	eventually(t, "C on the charger", func() bool { _, ok := holds(c, map[string]v16.AuthorizationStatus{"X": v16.AuthorizationStatusBlocked}, "A", "B", "C", "X"); return ok })
+	eventually(t, "C on the charger", func() bool {
+		_, ok := holds(c, map[string]v16.AuthorizationStatus{"X": v16.AuthorizationStatusBlocked}, "A", "B", "C", "X")
+		return ok
+	})
 	st = e.waitState("CP1", store.LocalListInSync)
 	sends = e.rec.sent("CP1", "SendLocalList")
 	d := sendLocalList(t, sends[len(sends)-1])
