@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/csms/locallist"
 	"github.com/wattson-csms/wattson/smartcharging/manager"
 	"github.com/wattson-csms/wattson/store"
 )
@@ -66,6 +67,9 @@ type Config struct {
 	// Smart is the smart-charging manager; nil: its endpoints answer 404
 	// (groups, settings and prices are still kept).
 	Smart *manager.Manager
+	// LocalLists keeps chargers' local lists in step; nil: lists are
+	// still kept, but sync and cache endpoints answer 404.
+	LocalLists *locallist.Syncer
 	// ReservedStackLevel, if not 0, is the charging profile stack level
 	// smart charging keeps for itself: POST
 	// /chargers/{id}/charging-profiles refuses it (409).
@@ -337,6 +341,24 @@ var routes = []route{
 	{"POST", "/chargers/{id}/configuration/refresh", operator, (*API).refreshConfiguration},
 	{"GET", "/chargers/{id}/configuration", operator, (*API).getConfiguration},
 	{"POST", "/configuration/apply", operator, (*API).applyConfiguration},
+
+	// Local authorization lists (locallists.go).
+	{"GET", "/local-lists", viewer, (*API).listLocalLists},
+	{"POST", "/local-lists", operator, (*API).createLocalList},
+	{"GET", "/local-lists/{list}", viewer, (*API).getLocalList},
+	{"PUT", "/local-lists/{list}", operator, (*API).putLocalList},
+	{"DELETE", "/local-lists/{list}", operator, (*API).deleteLocalList},
+	{"GET", "/local-lists/{list}/members", viewer, (*API).listLocalListMembers},
+	{"POST", "/local-lists/{list}/members", operator, (*API).changeLocalListMembers},
+	{"PUT", "/local-lists/{list}/members/{idTag}", operator, (*API).addLocalListMember},
+	{"DELETE", "/local-lists/{list}/members/{idTag}", operator, (*API).removeLocalListMember},
+	{"GET", "/local-lists/{list}/chargers", viewer, (*API).listLocalListChargers},
+	{"POST", "/local-lists/{list}/chargers", operator, (*API).changeLocalListChargers},
+	{"POST", "/local-lists/{list}/sync", operator, (*API).syncLocalList},
+	{"GET", "/chargers/{id}/local-list", viewer, (*API).getChargerLocalList},
+	{"PUT", "/chargers/{id}/local-list", operator, (*API).putChargerLocalList},
+	{"POST", "/chargers/{id}/local-list/sync", operator, (*API).syncChargerLocalList},
+	{"POST", "/authorization-cache/clear", operator, (*API).clearCaches},
 }
 
 // handler wraps a route: authentication, the role check and writing the
