@@ -24,6 +24,8 @@ type State struct {
 	AttemptAt     *time.Time `json:"attemptAt"`
 	SyncedAt      *time.Time `json:"syncedAt"`
 	NextAttemptAt *time.Time `json:"nextAttemptAt"`
+	// UpdatedAt orders states: a reader keeps the newest it has seen.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // StateOf returns the state of a charger's local list.
@@ -31,7 +33,7 @@ func StateOf(s store.LocalListSync) State {
 	out := State{
 		ChargerID: s.ChargerID, ListName: s.ListName, State: s.State(), Version: s.Version,
 		HeldKnown: s.HeldKnown, Entries: s.HeldCount, Result: s.Result, Error: s.Error, Attempts: s.Attempts,
-		AttemptAt: s.AttemptAt, SyncedAt: s.SyncedAt, NextAttemptAt: s.NextAttemptAt,
+		AttemptAt: s.AttemptAt, SyncedAt: s.SyncedAt, NextAttemptAt: s.NextAttemptAt, UpdatedAt: s.UpdatedAt,
 	}
 	if s.ListID != 0 {
 		id := s.ListID

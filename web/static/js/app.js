@@ -14,6 +14,7 @@ import { chargerPage } from './pages/charger.js';
 import { transactionsPage, transactionPage } from './pages/transactions.js';
 import { idTagsPage } from './pages/idtags.js';
 import { smartChargingPage } from './pages/smartcharging.js';
+import { localListsPage } from './pages/locallists.js';
 
 const routes = [
   [/^\/$/, overviewPage, 'Overview'],
@@ -23,6 +24,7 @@ const routes = [
   [/^\/transactions\/(\d+)$/, transactionPage, 'Transaction'],
   [/^\/id-tags$/, idTagsPage, 'Id tags'],
   [/^\/smart-charging$/, smartChargingPage, 'Smart charging'],
+  [/^\/local-lists$/, localListsPage, 'Local lists'],
   [/^\/signin$/, signinPage, 'Sign in'],
 ];
 

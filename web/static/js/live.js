@@ -14,6 +14,8 @@ export const chargers = new Map();
 const TYPES = ['charger.connected', 'charger.disconnected', 'charger.booted', 'charger.updated',
   'connector.status', 'transaction.started', 'transaction.stopped', 'meter.values', 'charger.notification',
   'smartcharging.round', 'smartcharging.limit', 'smartcharging.alert'];
+// Local list sync states (pages/locallists.js).
+TYPES.push('localList.sync');
 
 const listeners = new Set();
 let changedIds = new Set();
@@ -86,6 +88,7 @@ function apply(e) {
   const id = e.chargerId;
   // Smart charging's events say what Wattson decided, not what a charger did.
   if (!id || e.type.startsWith('smartcharging.')) return;
+  if (e.type.startsWith('localList.')) return; // nor do local list states
   let c = chargers.get(id);
   if (!c) {
     if (e.type === 'charger.updated' && e.data?.deleted) return;

@@ -8,6 +8,7 @@ import { PhaseCharts } from '../chart.js';
 import { h, setText, ago, dateTime, badge, statusClass, energy, duration, toast, busy, field, emptyState, link } from '../ui.js';
 import { approvalButtons } from './chargers.js';
 import { profilesSection } from './profiles.js';
+import { localListSection } from './chargerlocallist.js';
 
 const OFFLINE = "This charger is offline — commands can't reach it.";
 const canOperate = (u) => u.role === 'operator' || u.role === 'admin';
@@ -187,6 +188,7 @@ export async function chargerPage(root, ctx) {
   // --- charging profiles and composite schedules ----------------------
   const profiles = profilesSection(base, () => c, ctx.user);
   root.append(profiles.el);
+  root.append(localListSection(id, ctx));
 
   // --- events ---------------------------------------------------------
   ctx.onLeave(live.subscribe(async ({ ids, events, reset }) => {
