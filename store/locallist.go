@@ -113,11 +113,10 @@ type LocalListOutcome struct {
 	Held    []LocalListEntry
 	// Synced: the charger holds what it should as of ListGen and WantGen
 	// (from the LocalListSync the sync started from).
-	Synced          bool
-	ListGen         int64
-	WantGen         int64
-	NextAttemptAt   *time.Time
-	ClearNotSupport bool // forget an earlier NotSupported
+	Synced        bool
+	ListGen       int64
+	WantGen       int64
+	NextAttemptAt *time.Time
 }
 
 // LocalListSyncFilter selects charger sync states, ordered by charger id.

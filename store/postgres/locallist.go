@@ -365,9 +365,6 @@ func (db *DB) RecordLocalListSync(ctx context.Context, o store.LocalListOutcome)
 	}
 	at := rules.OrNow(o.At)
 	result := o.Result
-	if o.ClearNotSupport && result == store.LocalListNotSupported {
-		result = ""
-	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var old []byte
 		if err := tx.QueryRow(ctx, `SELECT held_hash FROM local_list_sync WHERE charger_id = $1 FOR UPDATE`, o.ChargerID).Scan(&old); err != nil {

@@ -404,9 +404,6 @@ func (db *DB) RecordLocalListSync(ctx context.Context, o store.LocalListOutcome)
 			}
 		}
 		result := o.Result
-		if o.ClearNotSupport && result == store.LocalListNotSupported {
-			result = ""
-		}
 		_, err := tx.ExecContext(ctx, `UPDATE local_list_sync SET version = ?, held_hash = ?, held_count = ?,
 			result = ?, error = ?, attempts = CASE WHEN ? THEN 0 ELSE attempts + 1 END, attempt_at = ?,
 			synced_at = CASE WHEN ? THEN ? ELSE synced_at END,
