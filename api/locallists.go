@@ -369,6 +369,15 @@ func (a *API) changeLocalListChargers(w http.ResponseWriter, r *http.Request) er
 	} else if err != nil {
 		return err
 	}
+	// Everything is checked before anything changes: a request names an
+	// unknown charger entirely or not at all.
+	for i, cid := range body.Add {
+		if _, err := a.st.GetCharger(r.Context(), cid); errors.Is(err, store.ErrNotFound) {
+			return invalidBody(fmt.Sprintf("add[%d]", i), "no charger %q", cid)
+		} else if err != nil {
+			return err
+		}
+	}
 	// Removing only takes this list from chargers that have it.
 	for i, cid := range body.Remove {
 		s, err := a.st.GetLocalListSync(r.Context(), cid)
@@ -379,11 +388,9 @@ func (a *API) changeLocalListChargers(w http.ResponseWriter, r *http.Request) er
 			return err
 		}
 	}
-	for i, cid := range body.Add {
-		if _, err := a.st.AssignLocalList(r.Context(), cid, id); errors.Is(err, store.ErrNotFound) {
+	for _, cid := range body.Add {
+		if _, err := a.st.AssignLocalList(r.Context(), cid, id); err != nil {
 			a.localListsChanged()
-			return invalidBody(fmt.Sprintf("add[%d]", i), "no charger %q", cid)
-		} else if err != nil {
 			return err
 		}
 	}

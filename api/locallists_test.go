@@ -151,7 +151,10 @@ func TestLocalLists(t *testing.T) {
 	if len(chargers.Items) != 1 || chargers.Items[0].ChargerID != "LL1" || !chargers.Items[0].Connected || chargers.Next != "" {
 		t.Fatalf("chargers %+v", chargers)
 	}
-	wantProblem(t, e.admin("POST", path+"/chargers", `{"add":["NOSUCH"]}`), 400, api.KindInvalidPayload, "add[0]")
+	wantProblem(t, e.admin("POST", path+"/chargers", `{"add":["LLOFF","NOSUCH"]}`), 400, api.KindInvalidPayload, "add[1]")
+	if r := e.ok(200, "GET", "/chargers/LLOFF/local-list", ""); !strings.Contains(string(r.Body), `"state":"none"`) {
+		t.Errorf("a refused request assigned LLOFF: %s", r.Body)
+	}
 	wantProblem(t, e.admin("POST", path+"/chargers", `{"remove":["LLOFF"]}`), 400, api.KindInvalidPayload, "remove[0]")
 	e.ok(200, "POST", path+"/chargers", `{"add":["LLOFF"]}`).decode(t, &l)
 	if l.Chargers != 2 || l.Pending != 1 {
