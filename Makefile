@@ -47,6 +47,8 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePrices$$' -fuzztime $(FUZZTIME) ./smartcharging/feeds
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReading$$' -fuzztime $(FUZZTIME) ./smartcharging/feeds
 	$(GO) test -run '^$$' -fuzz '^FuzzServeHTTP$$' -fuzztime $(FUZZTIME) ./files
+	$(GO) test -run '^$$' -fuzz '^FuzzPlan$$' -fuzztime $(FUZZTIME) ./csms/locallist
+	$(GO) test -run '^$$' -fuzz '^FuzzLimits$$' -fuzztime $(FUZZTIME) ./csms/locallist
 
 bench: ## hot-path benchmarks (see docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./ocpp/... ./internal/... ./smartcharging

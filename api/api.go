@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/csms/locallist"
 	"github.com/wattson-csms/wattson/diagnostics"
 	"github.com/wattson-csms/wattson/firmware"
 	"github.com/wattson-csms/wattson/smartcharging/manager"
@@ -76,6 +77,9 @@ type Config struct {
 	// MaxFirmwareSize bounds an uploaded firmware file; default
 	// DefaultMaxFirmwareSize.
 	MaxFirmwareSize int64
+	// LocalLists keeps chargers' local lists in step; nil: lists are
+	// still kept, but sync and cache endpoints answer 404.
+	LocalLists *locallist.Syncer
 	// ReservedStackLevel, if not 0, is the charging profile stack level
 	// smart charging keeps for itself: POST
 	// /chargers/{id}/charging-profiles refuses it (409).
@@ -381,6 +385,23 @@ var routes = []route{
 	{"POST", "/configuration/refresh", operator, (*API).refreshConfigurations},
 	{"GET", "/configuration", operator, (*API).configKeyAcross},
 	{"GET", "/configuration/keys", operator, (*API).configKeys},
+	// Local authorization lists (locallists.go).
+	{"GET", "/local-lists", viewer, (*API).listLocalLists},
+	{"POST", "/local-lists", operator, (*API).createLocalList},
+	{"GET", "/local-lists/{list}", viewer, (*API).getLocalList},
+	{"PUT", "/local-lists/{list}", operator, (*API).putLocalList},
+	{"DELETE", "/local-lists/{list}", operator, (*API).deleteLocalList},
+	{"GET", "/local-lists/{list}/members", viewer, (*API).listLocalListMembers},
+	{"POST", "/local-lists/{list}/members", operator, (*API).changeLocalListMembers},
+	{"PUT", "/local-lists/{list}/members/{idTag}", operator, (*API).addLocalListMember},
+	{"DELETE", "/local-lists/{list}/members/{idTag}", operator, (*API).removeLocalListMember},
+	{"GET", "/local-lists/{list}/chargers", viewer, (*API).listLocalListChargers},
+	{"POST", "/local-lists/{list}/chargers", operator, (*API).changeLocalListChargers},
+	{"POST", "/local-lists/{list}/sync", operator, (*API).syncLocalList},
+	{"GET", "/chargers/{id}/local-list", viewer, (*API).getChargerLocalList},
+	{"PUT", "/chargers/{id}/local-list", operator, (*API).putChargerLocalList},
+	{"POST", "/chargers/{id}/local-list/sync", operator, (*API).syncChargerLocalList},
+	{"POST", "/authorization-cache/clear", operator, (*API).clearCaches},
 }
 
 // handler wraps a route: authentication, the role check and writing the

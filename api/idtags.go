@@ -161,6 +161,7 @@ func (a *API) putIDTag(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.idTagChanged(tag)
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -179,6 +180,7 @@ func (a *API) deleteIDTag(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	a.idTagChanged(tag)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

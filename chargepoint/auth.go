@@ -230,3 +230,15 @@ func (cp *ChargePoint) clearCache() v16.GenericStatus {
 	cp.journalLocked("authorization cache cleared")
 	return v16.GenericStatusAccepted
 }
+
+// LocalList returns the local authorization list's version and entries (a
+// copy), as GetLocalListVersion and offline authorization see them.
+func (cp *ChargePoint) LocalList() (version int, entries map[string]v16.IDTagInfo) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	entries = make(map[string]v16.IDTagInfo, len(cp.localList))
+	for tag, e := range cp.localList {
+		entries[tag] = v16.IDTagInfo{Status: e.Status, ExpiryDate: e.Expiry, ParentIDTag: e.Parent}
+	}
+	return cp.listVersion, entries
+}

@@ -424,6 +424,7 @@ type Store interface {
 	DiagnosticsStore
 	FirmwareStore
 	ReservationStore
+	LocalListStore
 
 	Close() error
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/wattson-csms/wattson/api"
 	"github.com/wattson-csms/wattson/csms"
+	"github.com/wattson-csms/wattson/csms/locallist"
 	"github.com/wattson-csms/wattson/files"
 	"github.com/wattson-csms/wattson/ocpp"
 	"github.com/wattson-csms/wattson/store"
@@ -327,8 +328,18 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 		return err
 	}
 	defer ops.stop()
+	// Local lists follow the chargers this node holds; they stop before
+	// the service does.
+	lists, err := locallist.New(locallist.Config{Store: st, Events: svc.Events(), Commands: svc, Logger: log.With("part", "local-lists")})
+	if err != nil {
+		return err
+	}
+	listsCtx, stopLists := context.WithCancel(context.WithoutCancel(ctx))
+	listsDone := make(chan struct{})
+	go func() { lists.Run(listsCtx); close(listsDone) }()
+	defer func() { stopLists(); <-listsDone }()
 	apiSrv, err := api.New(api.Config{CSMS: svc, AdminToken: cfg.adminToken, Logger: log, Smart: smart, ReservedStackLevel: reserved,
-		Firmware: ops.firmware, Diagnostics: ops.diagnostics, MaxFirmwareSize: cfg.maxFirmwareSize})
+		Firmware: ops.firmware, Diagnostics: ops.diagnostics, MaxFirmwareSize: cfg.maxFirmwareSize, LocalLists: lists})
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConfigChanges", testConfigChanges},
 		{"ConfigKeyAcross", testConfigKeyAcross},
 		{"ConfigChangeRace", testConfigChangeRace},
+		{"LocalLists", testLocalLists},
+		{"LocalListMembers", testLocalListMembers},
+		{"LocalListSync", testLocalListSync},
+		{"LocalListMemberRace", testLocalListMemberRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import { firmwarePage, rolloutPage } from './pages/firmware.js';
 import { diagnosticsPage } from './pages/diagnostics.js';
 import { reservationsPage } from './pages/reservations.js';
 import { configurationPage } from './pages/configuration.js';
+import { localListsPage } from './pages/locallists.js';
 
 const routes = [
   [/^\/$/, overviewPage, 'Overview'],
@@ -32,6 +33,7 @@ const routes = [
   [/^\/firmware\/rollouts\/(\d+)$/, rolloutPage, 'Roll-out'],
   [/^\/diagnostics$/, diagnosticsPage, 'Diagnostics'],
   [/^\/configuration$/, configurationPage, 'Configuration'],
+  [/^\/local-lists$/, localListsPage, 'Local lists'],
   [/^\/signin$/, signinPage, 'Sign in'],
 ];
 

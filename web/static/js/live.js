@@ -16,6 +16,8 @@ const TYPES = ['charger.connected', 'charger.disconnected', 'charger.booted', 'c
   'smartcharging.round', 'smartcharging.limit', 'smartcharging.alert'];
 TYPES.push('reservation.updated');
 TYPES.push('firmware.rollout', 'firmware.target', 'diagnostics.updated');
+// Local list sync states (pages/locallists.js).
+TYPES.push('localList.sync');
 
 const listeners = new Set();
 let changedIds = new Set();
@@ -90,6 +92,9 @@ function apply(e) {
   if (!id || e.type.startsWith('smartcharging.')) return;
   // Reservations are records that may outlive their charger.
   if (e.type.startsWith('reservation.')) return;
+  if (e.type.startsWith('localList.')) return; // nor do local list states
+  // Roll-outs and diagnostics requests are Wattson's records too.
+  if (e.type.startsWith('firmware.') || e.type.startsWith('diagnostics.')) return;
   let c = chargers.get(id);
   if (!c) {
     if (e.type === 'charger.updated' && e.data?.deleted) return;

@@ -11,6 +11,7 @@ import { profilesSection } from './profiles.js';
 import { chargerReservations, reservationText } from './reservations.js';
 import { chargerDiagnostics, chargerFirmware } from './diagnostics.js';
 import { chargerConfigSection } from './configuration.js';
+import { localListSection } from './chargerlocallist.js';
 
 const OFFLINE = "This charger is offline — commands can't reach it.";
 const canOperate = (u) => u.role === 'operator' || u.role === 'admin';
@@ -204,6 +205,7 @@ export async function chargerPage(root, ctx) {
   const firmware = chargerFirmware(id, ctx.user);
   const diagnostics = chargerDiagnostics(id, ctx.user);
   root.append(firmware.section, diagnostics.section);
+  root.append(localListSection(id, ctx));
 
   // --- events ---------------------------------------------------------
   ctx.onLeave(live.subscribe(async ({ ids, events, reset }) => {
