@@ -228,7 +228,7 @@ function rolloutForm(ctx, files) {
       const box = h('input', { type: 'checkbox', value: c.id, checked: chosen.has(c.id) });
       box.addEventListener('change', () => { if (box.checked) chosen.add(c.id); else chosen.delete(c.id); drawCount(); });
       return h('label', { class: 'check' }, box, ` ${c.id}`, h('small', { class: 'muted' }, ` ${c.model || ''} ${c.firmwareVersion || ''}${c.connected ? '' : ' · offline'}`));
-    }), cs.length > 1000 ? h('p', { class: 'muted' }, `${cs.length - 1000} more — narrow the filter, or use “Select all shown”.`) : null);
+    }), ...(cs.length > 1000 ? [h('p', { class: 'muted' }, `${cs.length - 1000} more — narrow the filter, or use “Select all shown”.`)] : []));
     drawCount();
   }
   function drawCount() { setText(count, `${chosen.size} selected`); }
