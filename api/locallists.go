@@ -232,6 +232,29 @@ func checkIDs(field string, ids []string, check func(string) string) error {
 	return nil
 }
 
+// decodeChange reads the list of the path and a body of ids to add and
+// remove, each checked with check; what names an id for people.
+func decodeChange(w http.ResponseWriter, r *http.Request, check func(string) string, what string) (int64, MembersChange, error) {
+	var body MembersChange
+	id, err := listIDPath(r)
+	if err != nil {
+		return 0, body, err
+	}
+	if err := decodeBody(w, r, &body); err != nil {
+		return 0, body, err
+	}
+	if err := checkIDs("add", body.Add, check); err != nil {
+		return 0, body, err
+	}
+	if err := checkIDs("remove", body.Remove, check); err != nil {
+		return 0, body, err
+	}
+	if len(body.Add)+len(body.Remove) == 0 {
+		return 0, body, invalidBody("add", "add or remove at least one %s", what)
+	}
+	return id, body, nil
+}
+
 func checkChargerID(id string) string {
 	if err := ocpp.ValidateChargerID(id); err != nil {
 		return err.Error()
@@ -240,22 +263,9 @@ func checkChargerID(id string) string {
 }
 
 func (a *API) changeLocalListMembers(w http.ResponseWriter, r *http.Request) error {
-	id, err := listIDPath(r)
+	id, body, err := decodeChange(w, r, checkIDTag, "id tag")
 	if err != nil {
 		return err
-	}
-	var body MembersChange
-	if err := decodeBody(w, r, &body); err != nil {
-		return err
-	}
-	if err := checkIDs("add", body.Add, checkIDTag); err != nil {
-		return err
-	}
-	if err := checkIDs("remove", body.Remove, checkIDTag); err != nil {
-		return err
-	}
-	if len(body.Add)+len(body.Remove) == 0 {
-		return invalidBody("add", "add or remove at least one id tag")
 	}
 	for i, tag := range body.Remove {
 		for _, t := range body.Add {
@@ -347,22 +357,9 @@ func (a *API) listLocalListChargers(w http.ResponseWriter, r *http.Request) erro
 // changeLocalListChargers is POST /local-lists/{list}/chargers: assign the
 // list to chargers and take it from others.
 func (a *API) changeLocalListChargers(w http.ResponseWriter, r *http.Request) error {
-	id, err := listIDPath(r)
+	id, body, err := decodeChange(w, r, checkChargerID, "charger")
 	if err != nil {
 		return err
-	}
-	var body MembersChange
-	if err := decodeBody(w, r, &body); err != nil {
-		return err
-	}
-	if err := checkIDs("add", body.Add, checkChargerID); err != nil {
-		return err
-	}
-	if err := checkIDs("remove", body.Remove, checkChargerID); err != nil {
-		return err
-	}
-	if len(body.Add)+len(body.Remove) == 0 {
-		return invalidBody("add", "add or remove at least one charger")
 	}
 	if _, err := a.st.GetLocalList(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 		return notFound("no local list %d", id)
