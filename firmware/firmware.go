@@ -216,8 +216,17 @@ func (m *Manager) round(ctx context.Context, r store.Rollout) error {
 		return m.setStatus(ctx, r, []store.RolloutStatus{store.RolloutRunning}, store.RolloutHalted, detail)
 	}
 	if r.Counts[store.TargetQueued] == 0 && busy == 0 {
-		detail := fmt.Sprintf("%d installed, %d failed", r.Counts[store.TargetInstalled], r.Counts[store.TargetFailed])
-		return m.setStatus(ctx, r, []store.RolloutStatus{store.RolloutRunning}, store.RolloutCompleted, detail)
+		// The counts came before the in-flight list: read them again, so
+		// the last charger to finish is counted in the tally.
+		fresh, err := m.st.GetRollout(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		if fresh.Counts[store.TargetQueued] > 0 || inFlightCount(fresh) > 0 {
+			return nil
+		}
+		detail := fmt.Sprintf("%d installed, %d failed", fresh.Counts[store.TargetInstalled], fresh.Counts[store.TargetFailed])
+		return m.setStatus(ctx, fresh, []store.RolloutStatus{store.RolloutRunning}, store.RolloutCompleted, detail)
 	}
 	free := r.MaxConcurrent - busy
 	if free <= 0 || r.Counts[store.TargetQueued] == 0 {
@@ -263,6 +272,14 @@ func (m *Manager) round(ctx context.Context, r store.Rollout) error {
 		}
 	}
 	return nil
+}
+
+func inFlightCount(r store.Rollout) int {
+	n := 0
+	for _, s := range store.InFlightTargets {
+		n += r.Counts[s]
+	}
+	return n
 }
 
 // deadline is when a charger that has not reported Installed fails: the

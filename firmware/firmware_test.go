@@ -151,8 +151,8 @@ func TestRolloutTo50WithFailures(t *testing.T) {
 	if done.Status != store.RolloutCompleted {
 		t.Fatalf("roll-out %s: %s", done.Status, done.Detail)
 	}
-	if done.Counts[store.TargetInstalled] != 47 || done.Counts[store.TargetFailed] != 3 {
-		t.Fatalf("counts %v", done.Counts)
+	if done.Counts[store.TargetInstalled] != 47 || done.Counts[store.TargetFailed] != 3 || done.Detail != "47 installed, 3 failed" {
+		t.Fatalf("counts %v, detail %q", done.Counts, done.Detail)
 	}
 	if p := peak(); p > 10 {
 		t.Errorf("%d chargers updated at once; the limit is 10", p)
