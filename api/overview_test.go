@@ -54,8 +54,14 @@ func (c *charger) meter(connector int, tx *int, ts time.Time, values ...v16.Samp
 }
 
 func TestOverview(t *testing.T) {
-	e := newEnv(t, func(cfg *api.Config) { cfg.Location = time.UTC })
+	// The dashboard's "today" starts at local midnight. A zone whose
+	// local time is now about noon keeps every timestamp below on the
+	// day the test means, whenever it runs (CI once ran it a minute
+	// after midnight UTC).
 	now := time.Now().UTC().Truncate(time.Second)
+	sinceMidnight := now.Sub(now.Truncate(24 * time.Hour))
+	noon := time.FixedZone("noon", int((12*time.Hour - sinceMidnight).Seconds()))
+	e := newEnv(t, func(cfg *api.Config) { cfg.Location = noon })
 	e.ok(http.StatusCreated, "PUT", "/id-tags/TAG-A", `{"status":"Accepted"}`)
 	e.ok(http.StatusCreated, "PUT", "/id-tags/TAG-B", `{"status":"Accepted"}`)
 
