@@ -185,6 +185,11 @@ func (c *Conn) Close() error {
 	return nil
 }
 
+// Abort closes the socket at once, without the websocket close handshake,
+// as a lost network would look to the peer. Waiting calls return
+// ErrClosed.
+func (c *Conn) Abort() { c.shutdown(ErrClosed) }
+
 // closeWith sends a close frame with code and reason, then shuts down with
 // err as the reason.
 func (c *Conn) closeWith(code int, reason string, err error) {

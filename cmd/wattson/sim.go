@@ -38,6 +38,9 @@ type simConfig struct {
 	mix             load.Mix
 	ramp            float64
 	callTimeout     time.Duration
+	control         bool
+	reconnectDelay  time.Duration
+	maxBackoff      time.Duration
 	logLevel        slog.Level
 	firmwareFail    map[string]bool
 }
@@ -78,6 +81,9 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	mix := fs.String("mix", load.DefaultMix.String(), "with --load: relative weights of heartbeat, status, meter (~1 KB three-phase MeterValues) and tx (StartTransaction, then its StopTransaction)")
 	fs.Float64Var(&cfg.ramp, "ramp", 500, "chargers connected per second; 0 for as fast as possible")
 	fs.DurationVar(&cfg.callTimeout, "call-timeout", 30*time.Second, "with --load: a message not answered in this time counts as a timeout")
+	fs.BoolVar(&cfg.control, "control", false, "with --load: take commands as JSON lines on stdin and answer on stdout (status, send, drop, boots, quit), for an orchestrator such as internal/cmd/scalebench")
+	fs.DurationVar(&cfg.reconnectDelay, "reconnect-delay", time.Second, "with --load: a dropped charger dials again after a random delay up to this, then with exponential backoff; 0 leaves it offline")
+	fs.DurationVar(&cfg.maxBackoff, "max-backoff", 30*time.Second, "with --load: the longest wait between two failed reconnects")
 	level := fs.String("log-level", "warn", "log level of the charge points: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -122,6 +128,10 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 		return cfg, errors.New("--ramp must not be negative")
 	case cfg.callTimeout <= 0:
 		return cfg, errors.New("--call-timeout must be positive")
+	case cfg.reconnectDelay < 0:
+		return cfg, errors.New("--reconnect-delay must not be negative")
+	case cfg.maxBackoff <= 0:
+		return cfg, errors.New("--max-backoff must be positive")
 	}
 	for _, id := range strings.Split(*firmwareFail, ",") {
 		if id = strings.TrimSpace(id); id != "" {
@@ -144,7 +154,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 		return cfg, fmt.Errorf("--log-level %q: want debug, info, warn or error", *level)
 	}
 	if !cfg.load {
-		for _, name := range []string{"rate", "mix", "call-timeout"} {
+		for _, name := range []string{"rate", "mix", "call-timeout", "control", "reconnect-delay", "max-backoff"} {
 			if set[name] {
 				return cfg, fmt.Errorf("--%s needs --load", name)
 			}
@@ -215,10 +225,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func runLoad(ctx context.Context, cfg simConfig, stdout, stderr io.Writer, log *slog.Logger) int {
-	fmt.Fprintf(stdout, "wattson sim --load: %d chargers (%s…%s) at %g connections/s, then %g msgs/s of %s for %s\n",
-		cfg.chargers, sim.ChargerID(cfg.prefix, cfg.idOffset+1), sim.ChargerID(cfg.prefix, cfg.idOffset+cfg.chargers),
-		cfg.ramp, cfg.rate, cfg.mix, durationOrForever(cfg.duration))
-	res, err := load.Run(ctx, load.Config{
+	reconnect := cfg.reconnectDelay
+	if reconnect == 0 {
+		reconnect = -1 // load.Config: negative leaves dropped chargers offline
+	}
+	lc := load.Config{
 		URL:             cfg.csms,
 		Chargers:        cfg.chargers,
 		Connectors:      cfg.connectors,
@@ -230,11 +241,24 @@ func runLoad(ctx context.Context, cfg simConfig, stdout, stderr io.Writer, log *
 		Ramp:            cfg.ramp,
 		Seed:            cfg.seed,
 		CallTimeout:     cfg.callTimeout,
+		ReconnectDelay:  reconnect,
+		MaxBackoff:      cfg.maxBackoff,
 		SourceAddrs:     cfg.sourceIPs,
 		Out:             stdout,
 		SummaryInterval: cfg.summaryInterval,
 		Logger:          log,
-	})
+	}
+	if cfg.control {
+		if err := load.Control(ctx, lc, os.Stdin, stdout); err != nil {
+			fmt.Fprintln(stderr, "wattson sim:", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stdout, "wattson sim --load: %d chargers (%s…%s) at %g connections/s, then %g msgs/s of %s for %s\n",
+		cfg.chargers, sim.ChargerID(cfg.prefix, cfg.idOffset+1), sim.ChargerID(cfg.prefix, cfg.idOffset+cfg.chargers),
+		cfg.ramp, cfg.rate, cfg.mix, durationOrForever(cfg.duration))
+	res, err := load.Run(ctx, lc)
 	if err != nil {
 		fmt.Fprintln(stderr, "wattson sim:", err)
 		return 1

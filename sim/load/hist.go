@@ -1,6 +1,7 @@
 package load
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/bits"
@@ -146,4 +147,48 @@ func fmtDur(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.2f ms", ms)
 	}
+}
+
+// histJSON is a Histogram on the wire: the non-empty buckets as
+// [index, count] pairs, so that processes can merge what they measured.
+type histJSON struct {
+	Buckets [][2]uint64 `json:"buckets"`
+	N       uint64      `json:"n"`
+	SumUs   int64       `json:"sumUs"`
+	MaxUs   int64       `json:"maxUs"`
+}
+
+// MarshalJSON writes the histogram in a form UnmarshalJSON reads back.
+func (h *Histogram) MarshalJSON() ([]byte, error) {
+	j := histJSON{Buckets: [][2]uint64{}, N: h.n.Load(), SumUs: h.sum.Load(), MaxUs: h.max.Load()}
+	for i := range h.counts {
+		if c := h.counts[i].Load(); c > 0 {
+			j.Buckets = append(j.Buckets, [2]uint64{uint64(i), c})
+		}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON adds what MarshalJSON wrote to h (an empty h becomes a
+// copy).
+func (h *Histogram) UnmarshalJSON(b []byte) error {
+	var j histJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	for _, bc := range j.Buckets {
+		if bc[0] >= numBuckets {
+			return fmt.Errorf("histogram: bucket %d out of range", bc[0])
+		}
+		h.counts[bc[0]].Add(bc[1])
+	}
+	h.n.Add(j.N)
+	h.sum.Add(j.SumUs)
+	for {
+		m := h.max.Load()
+		if j.MaxUs <= m || h.max.CompareAndSwap(m, j.MaxUs) {
+			break
+		}
+	}
+	return nil
 }
