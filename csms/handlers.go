@@ -48,7 +48,10 @@ func (s *Service) newRouter() *v16.Router {
 
 func (s *Service) bootNotification(ctx context.Context, c *ocpp.Conn, req *v16.BootNotificationRequest) (*v16.BootNotificationResponse, error) {
 	now := s.now()
-	ch, err := s.st.RecordBoot(ctx, store.Boot{
+	if !s.admitBoot() {
+		return s.deferBoot(c, now), nil
+	}
+	ch, err := s.recordBoot(ctx, store.Boot{
 		ChargerID:         c.ID(),
 		Vendor:            req.ChargePointVendor,
 		Model:             req.ChargePointModel,
@@ -60,7 +63,7 @@ func (s *Service) bootNotification(ctx context.Context, c *ocpp.Conn, req *v16.B
 		MeterType:         req.MeterType,
 		MeterSerialNumber: req.MeterSerialNumber,
 		ReceivedAt:        now,
-	}, s.cfg.UnknownChargers)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +90,17 @@ func (s *Service) bootNotification(ctx context.Context, c *ocpp.Conn, req *v16.B
 		resp.Interval = seconds(s.cfg.RetryInterval)
 	}
 	return resp, nil
+}
+
+// recordBoot writes an admitted boot and gives its place back, also if the
+// store panics (the connection recovers handler panics and lives on).
+func (s *Service) recordBoot(ctx context.Context, b store.Boot) (store.Charger, error) {
+	defer s.metrics.BootsInFlight.Add(-1)
+	ch, err := s.st.RecordBoot(ctx, b, s.cfg.UnknownChargers)
+	if err == nil {
+		s.metrics.BootsRecorded.Add(1)
+	}
+	return ch, err
 }
 
 func seconds(d time.Duration) int { return int(d / time.Second) }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wattson-csms/wattson/events"
@@ -39,6 +40,16 @@ type Config struct {
 	// RetryInterval is given to pending and rejected chargers as the time
 	// before they boot again; default 60 s.
 	RetryInterval time.Duration
+	// MaxBootsInFlight bounds the boots being written to the store at
+	// once; a boot beyond it is deferred: answered Pending without a write,
+	// to boot again after a random interval between DeferredBootRetryMin
+	// and DeferredBootRetryMax (whole seconds). 0 means
+	// DefaultMaxBootsInFlight, negative no limit. See admission.go.
+	MaxBootsInFlight int
+	// DeferredBootRetryMin and DeferredBootRetryMax: defaults 10 s and
+	// 60 s; the minimum is at least 1 s and the maximum not below it.
+	DeferredBootRetryMin time.Duration
+	DeferredBootRetryMax time.Duration
 	// AllowConcurrentTx lets one id tag run several transactions at once;
 	// by default a second one is answered ConcurrentTx.
 	AllowConcurrentTx bool
@@ -74,6 +85,9 @@ type Service struct {
 	mlog   *messageLog
 	router *v16.Router
 
+	metrics          Metrics
+	deferredSinceLog atomic.Uint64 // boots deferred since the last summary line
+
 	obsMu     sync.RWMutex
 	observers []func(context.Context, store.ChargerEvent)
 
@@ -97,6 +111,7 @@ type session struct {
 	registration store.Registration // "" until known
 	booted       bool               // sent BootNotification on this connection
 	triggered    bool               // we asked it to boot
+	deferred     bool               // its boot was deferred: it was told when to boot again
 }
 
 // New returns a Service.
@@ -122,6 +137,21 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = time.Minute
+	}
+	if cfg.MaxBootsInFlight == 0 {
+		cfg.MaxBootsInFlight = DefaultMaxBootsInFlight
+	}
+	if cfg.DeferredBootRetryMin <= 0 {
+		cfg.DeferredBootRetryMin = DefaultDeferredBootRetryMin
+	}
+	if cfg.DeferredBootRetryMax <= 0 {
+		cfg.DeferredBootRetryMax = DefaultDeferredBootRetryMax
+	}
+	if cfg.DeferredBootRetryMin < time.Second {
+		return nil, fmt.Errorf("csms: deferred boot retry minimum %v: want at least 1s", cfg.DeferredBootRetryMin)
+	}
+	if seconds(cfg.DeferredBootRetryMax) < seconds(cfg.DeferredBootRetryMin) {
+		return nil, fmt.Errorf("csms: deferred boot retry maximum %v is below the minimum %v", cfg.DeferredBootRetryMax, cfg.DeferredBootRetryMin)
 	}
 	if cfg.MeterBatchSize <= 0 {
 		cfg.MeterBatchSize = 512
@@ -186,9 +216,9 @@ func (s *Service) Store() store.Store { return s.st }
 // ocpp.Server), for commands.
 func (s *Service) SetConns(c connLookup) { s.conns = c }
 
-// Run flushes last-seen times and the message log and sweeps expired
-// reservations until ctx ends, then flushes once more and stops the meter
-// batcher.
+// Run flushes last-seen times and the message log, logs a summary of
+// deferred boots and sweeps expired reservations until ctx ends, then
+// flushes once more and stops the meter batcher.
 func (s *Service) Run(ctx context.Context) {
 	swept := make(chan struct{})
 	go func() { s.sweepReservations(ctx); close(swept) }()
@@ -199,9 +229,11 @@ func (s *Service) Run(ctx context.Context) {
 		select {
 		case <-t.C:
 			s.flushSeen(ctx)
+			s.logDeferredBoots()
 		case <-ctx.Done():
 			bg := context.WithoutCancel(ctx)
 			s.flushSeen(bg)
+			s.logDeferredBoots()
 			if s.mlog != nil {
 				s.mlog.close()
 			}
@@ -306,6 +338,7 @@ func (s *Service) SetRegistration(id string, r store.Registration) {
 			approved = ses.conn
 			ses.triggered = false
 			ses.booted = false
+			ses.deferred = false
 		}
 		ses.registration = r
 	}
@@ -384,11 +417,13 @@ func (s *Service) guard(next ocpp.Handler) ocpp.Handler {
 
 // askToBoot sends TriggerMessage(BootNotification), once per connection, to
 // a charger that talks without having booted on it: after a restart of the
-// central system chargers do not boot again by themselves.
+// central system chargers do not boot again by themselves. A charger whose
+// boot was deferred is not asked: it was told when to boot, and asking
+// would bring the storm the deferral spreads back at once.
 func (s *Service) askToBoot(c *ocpp.Conn) {
 	s.mu.Lock()
 	ses := s.sessions[c.ID()]
-	if ses == nil || ses.conn != c || ses.booted || ses.triggered {
+	if ses == nil || ses.conn != c || ses.booted || ses.triggered || ses.deferred {
 		s.mu.Unlock()
 		return
 	}

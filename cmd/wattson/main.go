@@ -125,6 +125,9 @@ type serveConfig struct {
 	pongWait          time.Duration
 	maxMessageSize    int
 	maxConnections    int
+	maxBootsInFlight  int // csms: negative is no limit
+	bootRetryMin      time.Duration
+	bootRetryMax      time.Duration
 	heartbeatInterval time.Duration
 	requireProtocol   bool
 	demo              bool
@@ -152,6 +155,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.pongWait, "pong-wait", ocpp.DefaultPongWait, "close a charger that sends nothing this long after a ping")
 	fs.IntVar(&cfg.maxMessageSize, "max-message-size", ocpp.DefaultMaxMessageSize, "largest OCPP message accepted from a charger, in bytes")
 	fs.IntVar(&cfg.maxConnections, "max-connections", 0, "refuse chargers beyond this many connections (0: no limit)")
+	fs.IntVar(&cfg.maxBootsInFlight, "max-boots-in-flight", csms.DefaultMaxBootsInFlight, "boots written to the database at once; a further boot is answered Pending, to boot again after -deferred-boot-retry-min…max (0: no limit)")
+	fs.DurationVar(&cfg.bootRetryMin, "deferred-boot-retry-min", csms.DefaultDeferredBootRetryMin, "shortest interval a deferred boot is told to wait before booting again")
+	fs.DurationVar(&cfg.bootRetryMax, "deferred-boot-retry-max", csms.DefaultDeferredBootRetryMax, "longest interval a deferred boot is told to wait; each gets a random one in between")
 	fs.DurationVar(&cfg.heartbeatInterval, "heartbeat-interval", 5*time.Minute, "heartbeat interval given to chargers at boot")
 	fs.BoolVar(&cfg.requireProtocol, "require-subprotocol", false, "refuse chargers that offer no websocket subprotocol")
 	fs.BoolVar(&cfg.demo, "demo", false, "run a simulated home (2 wallboxes) and office (8 chargers) against this server, on sqlite:wattson-demo.db unless -db is given")
@@ -224,6 +230,12 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, errors.New("-max-message-size must be at least 1024 bytes")
 	case cfg.maxConnections < 0:
 		return cfg, errors.New("-max-connections must not be negative")
+	case cfg.maxBootsInFlight < 0:
+		return cfg, errors.New("-max-boots-in-flight must not be negative (0: no limit)")
+	case cfg.bootRetryMin < time.Second:
+		return cfg, errors.New("-deferred-boot-retry-min must be at least 1s")
+	case cfg.bootRetryMax < cfg.bootRetryMin:
+		return cfg, fmt.Errorf("-deferred-boot-retry-max %v must not be below -deferred-boot-retry-min %v", cfg.bootRetryMax, cfg.bootRetryMin)
 	case cfg.heartbeatInterval < time.Second:
 		return cfg, errors.New("-heartbeat-interval must be at least 1s")
 	case cfg.maxFirmwareSize < 1024:
@@ -238,6 +250,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if cfg.pingInterval == 0 {
 		cfg.pingInterval = -1 // ocpp.Options: negative disables
+	}
+	if cfg.maxBootsInFlight == 0 {
+		cfg.maxBootsInFlight = -1 // csms: negative is no limit
 	}
 	return cfg, nil
 }
@@ -284,6 +299,10 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 		HeartbeatInterval: cfg.heartbeatInterval,
 		AllowConcurrentTx: cfg.allowConcurrentTx,
 		MessageLogKeep:    cfg.messageLogKeep,
+
+		MaxBootsInFlight:     cfg.maxBootsInFlight,
+		DeferredBootRetryMin: cfg.bootRetryMin,
+		DeferredBootRetryMax: cfg.bootRetryMax,
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wattson-csms/wattson/csms"
 	"github.com/wattson-csms/wattson/ocpp"
 	v16 "github.com/wattson-csms/wattson/ocpp/v16"
 )
@@ -173,6 +174,39 @@ func TestBadFlags(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "wattson ") {
 		t.Errorf("version: %d %q", code, out.String())
+	}
+}
+
+func TestBootAdmissionFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		inFlight int // as csms.Config takes it: negative is no limit
+		min, max time.Duration
+		err      string // in the error, if any
+	}{
+		{args: nil, inFlight: csms.DefaultMaxBootsInFlight, min: 10 * time.Second, max: time.Minute},
+		{args: []string{"-max-boots-in-flight", "1000"}, inFlight: 1000, min: 10 * time.Second, max: time.Minute},
+		{args: []string{"-max-boots-in-flight", "0"}, inFlight: -1, min: 10 * time.Second, max: time.Minute},
+		{args: []string{"-deferred-boot-retry-min", "1s", "-deferred-boot-retry-max", "5m"}, inFlight: csms.DefaultMaxBootsInFlight, min: time.Second, max: 5 * time.Minute},
+		{args: []string{"-deferred-boot-retry-min", "30s", "-deferred-boot-retry-max", "30s"}, inFlight: csms.DefaultMaxBootsInFlight, min: 30 * time.Second, max: 30 * time.Second},
+		{args: []string{"-max-boots-in-flight", "-1"}, err: "-max-boots-in-flight"},
+		{args: []string{"-max-boots-in-flight", "many"}, err: "-max-boots-in-flight"},
+		{args: []string{"-deferred-boot-retry-min", "500ms"}, err: "-deferred-boot-retry-min"},
+		{args: []string{"-deferred-boot-retry-min", "0s"}, err: "-deferred-boot-retry-min"},
+		{args: []string{"-deferred-boot-retry-max", "5s"}, err: "-deferred-boot-retry-max"},
+		{args: []string{"-deferred-boot-retry-min", "2m"}, err: "-deferred-boot-retry-max"},
+	} {
+		cfg, err := parseServeFlags(append([]string{"-db", "sqlite:" + filepath.Join(t.TempDir(), "w.db")}, tc.args...), io.Discard)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want one naming %s", tc.args, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.args, err)
+		case cfg.maxBootsInFlight != tc.inFlight || cfg.bootRetryMin != tc.min || cfg.bootRetryMax != tc.max:
+			t.Errorf("%q: in flight %d, retry %v–%v; want %d, %v–%v", tc.args, cfg.maxBootsInFlight, cfg.bootRetryMin, cfg.bootRetryMax, tc.inFlight, tc.min, tc.max)
+		}
 	}
 }
 
