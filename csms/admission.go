@@ -14,8 +14,9 @@ import (
 // Queued behind the store's writer, those writes would take longer than the
 // chargers wait for an answer, the chargers would time out and boot again,
 // and the queue would only grow. Instead, while MaxBootsInFlight boots are
-// being written, a further boot is answered at once with Pending and a
-// random interval: the charger boots again later, and the storm is spread
+// being written and the boots waiting would take longer than
+// BootWaitTarget to write, a further boot is answered at once with Pending
+// and a random interval: the charger boots again later, and the storm is spread
 // over the retry range instead of piling up.
 //
 // A deferred boot changes nothing stored and nothing the guard knows: the
@@ -43,6 +44,11 @@ const (
 	// PostgreSQL's pool runs far fewer than 256 queries at once, so the
 	// limit does not cap its throughput either.
 	DefaultMaxBootsInFlight = 256
+	// DefaultBootWaitTarget is the longest a boot should wait behind the
+	// others before it is written: a third of the 30 s a charger
+	// typically waits for an answer. On this machine it lets ~17,000
+	// boots queue on SQLite before any is deferred.
+	DefaultBootWaitTarget = 10 * time.Second
 	// DefaultDeferredBootRetryMin and DefaultDeferredBootRetryMax are the
 	// range a deferred boot's retry interval is drawn from. 50,000
 	// deferred chargers come back at ~1,000 boots/s spread over the 50 s,
@@ -56,27 +62,58 @@ const (
 type Metrics struct {
 	BootsInFlight atomic.Int64  // boots being written to the store now
 	BootsRecorded atomic.Uint64 // boots written to the store
-	BootsDeferred atomic.Uint64 // boots answered Pending without a write: MaxBootsInFlight reached
+	BootsDeferred atomic.Uint64 // boots answered Pending without a write: the queue of boots was full
 }
 
 // Metrics returns the service's counters.
 func (s *Service) Metrics() *Metrics { return &s.metrics }
 
-// admitBoot takes one of the MaxBootsInFlight places, if one is free. The
-// caller gives it back with s.metrics.BootsInFlight.Add(-1).
+// admitBoot takes a place for a boot to be written, or reports that it
+// should be deferred: up to MaxBootsInFlight boots are always admitted;
+// beyond that, a boot is admitted while the wait it would have behind
+// those in flight — their number times the recent time per boot written —
+// stays under BootWaitTarget. The caller gives the place back with
+// doneBoot.
 func (s *Service) admitBoot() bool {
 	limit := int64(s.cfg.MaxBootsInFlight)
-	if limit < 0 {
-		s.metrics.BootsInFlight.Add(1)
-		return true
-	}
 	for {
 		n := s.metrics.BootsInFlight.Load()
-		if n >= limit {
-			return false
+		if limit >= 0 && n >= limit {
+			per := s.bootEvery.Load()
+			if per <= 0 {
+				per = int64(defaultBootEvery)
+			}
+			if time.Duration(n*per) >= s.cfg.BootWaitTarget {
+				return false
+			}
 		}
 		if s.metrics.BootsInFlight.CompareAndSwap(n, n+1) {
 			return true
+		}
+	}
+}
+
+// defaultBootEvery is the time per boot written assumed before one was
+// measured: a millisecond, slower than both stores on a small machine.
+const defaultBootEvery = time.Millisecond
+
+// doneBoot gives back an admitted boot's place and, when other boots were
+// waiting behind it, folds the time since the previous boot was done into
+// the moving average of the time per boot written (1/16 weight).
+func (s *Service) doneBoot() {
+	now := time.Now().UnixNano()
+	prev := s.lastBootDone.Swap(now)
+	if busy := s.metrics.BootsInFlight.Add(-1) > 0; busy && prev > 0 && now > prev {
+		gap := now - prev
+		for {
+			old := s.bootEvery.Load()
+			next := gap
+			if old > 0 {
+				next = old + (gap-old)/16
+			}
+			if s.bootEvery.CompareAndSwap(old, next) {
+				break
+			}
 		}
 	}
 }

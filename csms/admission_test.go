@@ -107,6 +107,7 @@ func answer(t *testing.T, ch <-chan *v16.BootNotificationResponse) *v16.BootNoti
 
 func heldRetryRange(c *csms.Config) {
 	c.MaxBootsInFlight = 1
+	c.BootWaitTarget = time.Nanosecond // beyond the one place, every boot waits too long
 	c.DeferredBootRetryMin, c.DeferredBootRetryMax = 20*time.Second, 40*time.Second
 }
 
@@ -235,6 +236,34 @@ func TestBootAdmission(t *testing.T) {
 		}
 		if ch, err := e.st.GetCharger(e.ctx, "NEW"); err != nil || ch.Vendor != "Wattson" || ch.LastBootAt == nil {
 			t.Fatalf("boot after the storm not recorded: %+v %v", ch, err)
+		}
+	})
+
+	t.Run("beyond the limit boots queue while their estimated wait is under the target", func(t *testing.T) {
+		// Before any boot was written the time per boot is taken as 1 ms:
+		// with 1, 2 in flight the next waits 1, 2 ms (< 2.5 ms) and is
+		// admitted; with 3 in flight it would wait 3 ms and is deferred.
+		e, h := newHeldEnv(t, func(c *csms.Config) {
+			c.MaxBootsInFlight = 1
+			c.BootWaitTarget = 2500 * time.Microsecond
+			csmstest.AcceptUnknown(c)
+		})
+		var answers []<-chan *v16.BootNotificationResponse
+		for _, id := range []string{"Q1", "Q2", "Q3"} {
+			answers = append(answers, bootAsync(e.charger(id, nil)))
+			h.waitEntered(t)
+		}
+		if resp := boot(t, e.charger("Q4", nil)); resp.Status != v16.RegistrationStatusPending {
+			t.Fatalf("fourth boot: %+v", resp)
+		}
+		if f, d := e.svc.Metrics().BootsInFlight.Load(), e.svc.Metrics().BootsDeferred.Load(); f != 3 || d != 1 {
+			t.Errorf("%d in flight, %d deferred; want 3 and 1", f, d)
+		}
+		h.letGo()
+		for _, a := range answers {
+			if resp := answer(t, a); resp.Status != v16.RegistrationStatusAccepted {
+				t.Fatalf("queued boot: %+v", resp)
+			}
 		}
 	})
 

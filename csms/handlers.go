@@ -95,7 +95,7 @@ func (s *Service) bootNotification(ctx context.Context, c *ocpp.Conn, req *v16.B
 // recordBoot writes an admitted boot and gives its place back, also if the
 // store panics (the connection recovers handler panics and lives on).
 func (s *Service) recordBoot(ctx context.Context, b store.Boot) (store.Charger, error) {
-	defer s.metrics.BootsInFlight.Add(-1)
+	defer s.doneBoot()
 	ch, err := s.st.RecordBoot(ctx, b, s.cfg.UnknownChargers)
 	if err == nil {
 		s.metrics.BootsRecorded.Add(1)

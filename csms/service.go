@@ -46,6 +46,11 @@ type Config struct {
 	// and DeferredBootRetryMax (whole seconds). 0 means
 	// DefaultMaxBootsInFlight, negative no limit. See admission.go.
 	MaxBootsInFlight int
+	// BootWaitTarget: beyond MaxBootsInFlight, a boot is still admitted
+	// while the boots in flight would be written within this time (their
+	// number times the measured time per boot). Default
+	// DefaultBootWaitTarget.
+	BootWaitTarget time.Duration
 	// DeferredBootRetryMin and DeferredBootRetryMax: defaults 10 s and
 	// 60 s; the minimum is at least 1 s and the maximum not below it.
 	DeferredBootRetryMin time.Duration
@@ -87,6 +92,8 @@ type Service struct {
 
 	metrics          Metrics
 	deferredSinceLog atomic.Uint64 // boots deferred since the last summary line
+	lastBootDone     atomic.Int64  // unix ns when the last boot was written
+	bootEvery        atomic.Int64  // ns per boot written while others waited (moving average)
 
 	obsMu     sync.RWMutex
 	observers []func(context.Context, store.ChargerEvent)
@@ -140,6 +147,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.MaxBootsInFlight == 0 {
 		cfg.MaxBootsInFlight = DefaultMaxBootsInFlight
+	}
+	if cfg.BootWaitTarget <= 0 {
+		cfg.BootWaitTarget = DefaultBootWaitTarget
 	}
 	if cfg.DeferredBootRetryMin <= 0 {
 		cfg.DeferredBootRetryMin = DefaultDeferredBootRetryMin

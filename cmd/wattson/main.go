@@ -127,6 +127,7 @@ type serveConfig struct {
 	maxConnections    int
 	maxBootsInFlight  int // csms: negative is no limit
 	bootRetryMin      time.Duration
+	bootWaitTarget    time.Duration
 	bootRetryMax      time.Duration
 	heartbeatInterval time.Duration
 	requireProtocol   bool
@@ -155,7 +156,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.pongWait, "pong-wait", ocpp.DefaultPongWait, "close a charger that sends nothing this long after a ping")
 	fs.IntVar(&cfg.maxMessageSize, "max-message-size", ocpp.DefaultMaxMessageSize, "largest OCPP message accepted from a charger, in bytes")
 	fs.IntVar(&cfg.maxConnections, "max-connections", 0, "refuse chargers beyond this many connections (0: no limit)")
-	fs.IntVar(&cfg.maxBootsInFlight, "max-boots-in-flight", csms.DefaultMaxBootsInFlight, "boots written to the database at once; a further boot is answered Pending, to boot again after -deferred-boot-retry-min…max (0: no limit)")
+	fs.IntVar(&cfg.maxBootsInFlight, "max-boots-in-flight", csms.DefaultMaxBootsInFlight, "boots always queued for the database at once; beyond this many, a boot that would wait longer than -boot-wait-target is answered Pending, to boot again after -deferred-boot-retry-min…max (0: no limit)")
+	fs.DurationVar(&cfg.bootWaitTarget, "boot-wait-target", csms.DefaultBootWaitTarget, "longest a boot may be expected to wait behind the others before it is deferred (the wait is estimated from the boots in flight and the measured time per boot)")
 	fs.DurationVar(&cfg.bootRetryMin, "deferred-boot-retry-min", csms.DefaultDeferredBootRetryMin, "shortest interval a deferred boot is told to wait before booting again")
 	fs.DurationVar(&cfg.bootRetryMax, "deferred-boot-retry-max", csms.DefaultDeferredBootRetryMax, "longest interval a deferred boot is told to wait; each gets a random one in between")
 	fs.DurationVar(&cfg.heartbeatInterval, "heartbeat-interval", 5*time.Minute, "heartbeat interval given to chargers at boot")
@@ -232,6 +234,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, errors.New("-max-connections must not be negative")
 	case cfg.maxBootsInFlight < 0:
 		return cfg, errors.New("-max-boots-in-flight must not be negative (0: no limit)")
+	case cfg.bootWaitTarget <= 0:
+		return cfg, errors.New("-boot-wait-target must be positive")
 	case cfg.bootRetryMin < time.Second:
 		return cfg, errors.New("-deferred-boot-retry-min must be at least 1s")
 	case cfg.bootRetryMax < cfg.bootRetryMin:
@@ -301,6 +305,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 		MessageLogKeep:    cfg.messageLogKeep,
 
 		MaxBootsInFlight:     cfg.maxBootsInFlight,
+		BootWaitTarget:       cfg.bootWaitTarget,
 		DeferredBootRetryMin: cfg.bootRetryMin,
 		DeferredBootRetryMax: cfg.bootRetryMax,
 	})

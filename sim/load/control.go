@@ -16,6 +16,8 @@ import (
 //   - "send": a load phase of Rate msgs/s of Mix for DurationMs (answered
 //     when it ends, with its Result; other commands are answered
 //     meanwhile);
+//   - "cancel": end the sends in progress early (each still answers, with
+//     what it measured);
 //   - "drop": cut every connection at once; the answer's MarkNs is the
 //     time just before;
 //   - "boots": for each charger, ns from MarkNs to its first boot at or
@@ -60,6 +62,9 @@ func Control(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error
 		outMu sync.Mutex
 		enc   = json.NewEncoder(out)
 		wg    sync.WaitGroup
+
+		sendMu     sync.Mutex
+		sendCancel []context.CancelFunc
 	)
 	reply := func(r Reply) {
 		outMu.Lock()
@@ -118,10 +123,23 @@ loop:
 				reply(Reply{ID: c.ID, Error: "send needs a positive rate and durationMs"})
 				continue
 			}
+			sctx, cancel := context.WithCancel(ctx)
+			sendMu.Lock()
+			sendCancel = append(sendCancel, cancel)
+			sendMu.Unlock()
 			wg.Go(func() {
-				res := f.Send(ctx, c.Rate, time.Duration(c.DurationMs)*time.Millisecond, mix)
+				defer cancel()
+				res := f.Send(sctx, c.Rate, time.Duration(c.DurationMs)*time.Millisecond, mix)
 				reply(Reply{ID: c.ID, Result: res})
 			})
+		case "cancel":
+			sendMu.Lock()
+			for _, cancel := range sendCancel {
+				cancel()
+			}
+			sendCancel = nil
+			sendMu.Unlock()
+			reply(Reply{ID: c.ID})
 		case "drop":
 			at := f.Drop()
 			reply(Reply{ID: c.ID, MarkNs: at.UnixNano()})

@@ -38,6 +38,7 @@ type Fleet struct {
 	connected, failed, dropped, online      atomic.Int64
 	boots, reconnected, bootsPending        atomic.Int64
 	txResent, starts, stops, triggered      atomic.Int64
+	reconnectErrs                           atomic.Int64
 	cur                                     atomic.Pointer[phase]
 	sendMu                                  sync.Mutex // one Send at a time
 	errMu                                   sync.Mutex
@@ -126,27 +127,30 @@ func (f *Fleet) connectAll() time.Time {
 
 // FleetStatus is a snapshot of the fleet's connections.
 type FleetStatus struct {
-	Chargers     int   `json:"chargers"`
-	Connected    int64 `json:"connected"` // connections opened, ever
-	Online       int64 `json:"online"`    // connected and booted now
-	Failed       int64 `json:"failed"`    // gave up on the first connection
-	Dropped      int64 `json:"dropped"`
-	Boots        int64 `json:"boots"` // accepted, ever
-	Reconnected  int64 `json:"reconnected"`
-	BootsPending int64 `json:"bootsPending"`
-	TxResent     int64 `json:"txResent"`
-	Starts       int64 `json:"starts"`
-	Stops        int64 `json:"stops"`
-	Triggered    int64 `json:"triggered"`
-	FramesIn     int64 `json:"framesIn"`
-	FramesOut    int64 `json:"framesOut"`
+	Chargers    int   `json:"chargers"`
+	Connected   int64 `json:"connected"` // connections opened, ever
+	Online      int64 `json:"online"`    // connected and booted now
+	Failed      int64 `json:"failed"`    // gave up on the first connection
+	Dropped     int64 `json:"dropped"`
+	Boots       int64 `json:"boots"` // accepted, ever
+	Reconnected int64 `json:"reconnected"`
+	// ReconnectErrors counts failed attempts to reconnect (refused,
+	// handshake or boot failed), each followed by a backoff.
+	ReconnectErrors int64 `json:"reconnectErrors"`
+	BootsPending    int64 `json:"bootsPending"`
+	TxResent        int64 `json:"txResent"`
+	Starts          int64 `json:"starts"`
+	Stops           int64 `json:"stops"`
+	Triggered       int64 `json:"triggered"`
+	FramesIn        int64 `json:"framesIn"`
+	FramesOut       int64 `json:"framesOut"`
 }
 
 // Status returns the counters now.
 func (f *Fleet) Status() FleetStatus {
 	return FleetStatus{
 		Chargers: len(f.clients), Connected: f.connected.Load(), Online: f.online.Load(), Failed: f.failed.Load(),
-		Dropped: f.dropped.Load(), Boots: f.boots.Load(), Reconnected: f.reconnected.Load(), BootsPending: f.bootsPending.Load(),
+		Dropped: f.dropped.Load(), Boots: f.boots.Load(), Reconnected: f.reconnected.Load(), ReconnectErrors: f.reconnectErrs.Load(), BootsPending: f.bootsPending.Load(),
 		TxResent: f.txResent.Load(), Starts: f.starts.Load(), Stops: f.stops.Load(), Triggered: f.triggered.Load(),
 		FramesIn: int64(f.metrics.FramesIn.Load()), FramesOut: int64(f.metrics.FramesOut.Load()),
 	}
@@ -620,7 +624,8 @@ func (c *client) reconnect() {
 			t.Stop()
 			return
 		}
-		if _, err := c.dialAndBoot(f.ctx); err == nil {
+		_, err := c.dialAndBoot(f.ctx)
+		if err == nil {
 			f.reconnected.Add(1)
 			if c.hasPending.Load() {
 				c.enqueue(job{resend: true, at: time.Now()})
@@ -629,6 +634,9 @@ func (c *client) reconnect() {
 		}
 		if f.ctx.Err() != nil {
 			return
+		}
+		if f.reconnectErrs.Add(1) <= 3 {
+			f.noteErr(fmt.Errorf("%s: reconnecting: %w", c.id, err))
 		}
 		// Equal jitter: half the backoff, plus up to as much again.
 		delay = backoff/2 + rand.N(backoff/2+1)
