@@ -33,6 +33,7 @@ type MeterBatcher struct {
 	npending int // samples in pending
 	running  int // writes under way
 	timer    *time.Timer
+	wakeups  int // timer callbacks run, for tests
 	closed   bool
 	wg       sync.WaitGroup // writes, so Close can wait for them
 }
@@ -133,7 +134,11 @@ func (b *MeterBatcher) scheduleLocked() {
 		(b.running == 0 || b.npending >= b.maxBatch || time.Since(b.pending[0].since) >= b.maxDelay) {
 		go b.write(b.takeLocked())
 	}
-	if len(b.pending) == 0 || b.timer != nil || b.closed {
+	// With every writer busy, the next write starts when one finishes
+	// (write calls back here): a timer would only fire, find no writer
+	// free and arm itself again, spinning a CPU while the store is the
+	// bottleneck.
+	if len(b.pending) == 0 || b.timer != nil || b.closed || b.running >= maxBatchWrites {
 		return
 	}
 	wait := b.maxDelay - time.Since(b.pending[0].since)
@@ -141,6 +146,7 @@ func (b *MeterBatcher) scheduleLocked() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		b.timer = nil
+		b.wakeups++
 		if !b.closed {
 			b.scheduleLocked()
 		}

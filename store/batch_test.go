@@ -278,3 +278,37 @@ func TestMeterBatcherConcurrent(t *testing.T) {
 	}
 	t.Logf("%d adds in %d writes", writers*adds, len(s.batches()))
 }
+
+// With every writer busy the batcher waits for one to finish rather than
+// waking up to find none free: under load the store, not a spinning timer,
+// must be what takes the CPU.
+func TestMeterBatcherDoesNotSpinWhileWritersAreBusy(t *testing.T) {
+	s := newSpy(t)
+	s.gate, s.entered = make(chan struct{}), make(chan struct{}, 100)
+	b := store.NewMeterBatcher(s, 1000, time.Millisecond)
+	defer b.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for i := range 4 {
+		wg.Go(func() { errs <- b.Add(t.Context(), samples(1, i*10, 10)) })
+		<-s.entered
+	}
+	wg.Go(func() { errs <- b.Add(t.Context(), samples(1, 40, 10)) })
+	// The fifth waits for a writer; give a spinning timer time to show.
+	time.Sleep(100 * time.Millisecond)
+	woke := b.Wakeups()
+	close(s.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if woke > 10 {
+		t.Errorf("the timer fired %d times while every writer was busy", woke)
+	}
+	if n := count(t, s, 1); n != 50 {
+		t.Fatalf("%d samples stored, want 50", n)
+	}
+}

@@ -133,6 +133,7 @@ type serveConfig struct {
 	requireProtocol   bool
 	demo              bool
 	publicURL         string
+	pprof             string
 	maxFirmwareSize   int64
 	maxDiagnostics    int64
 	smart             smartConfig
@@ -163,6 +164,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.heartbeatInterval, "heartbeat-interval", 5*time.Minute, "heartbeat interval given to chargers at boot")
 	fs.BoolVar(&cfg.requireProtocol, "require-subprotocol", false, "refuse chargers that offer no websocket subprotocol")
 	fs.BoolVar(&cfg.demo, "demo", false, "run a simulated home (2 wallboxes) and office (8 chargers) against this server, on sqlite:wattson-demo.db unless -db is given")
+	fs.StringVar(&cfg.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060, for diagnosing load; keep it off public interfaces")
 	fs.StringVar(&cfg.publicURL, "public-url", os.Getenv("WATTSON_PUBLIC_URL"), "base URL chargers reach this server's HTTP at, for firmware downloads and diagnostics uploads, e.g. https://csms.example.com (default: the address each charger connected to)")
 	fs.Int64Var(&cfg.maxFirmwareSize, "max-firmware-size", api.DefaultMaxFirmwareSize, "largest firmware file an operator may upload, in bytes")
 	fs.Int64Var(&cfg.maxDiagnostics, "max-diagnostics-size", files.DefaultMaxUpload, "largest diagnostics file a charger may upload, in bytes")
@@ -387,6 +389,14 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
+	}
+	if cfg.pprof != "" {
+		stopProf, err := servePprof(cfg.pprof, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopProf()
 	}
 	hs := &http.Server{
 		Handler:           ocppFirst(ocppSrv, mux),
