@@ -48,10 +48,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// _txlock=immediate takes the write lock at BEGIN, so a transaction
 	// never fails halfway when upgrading from a read lock.
 	common := "_busy_timeout=10000&_foreign_keys=1"
-	w, err := sql.Open("sqlite", path+"?"+common+"&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate")
+	wc, err := newCachingConnector(path + "?" + common + "&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
+	w := sql.OpenDB(wc)
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -60,11 +61,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: migrate %q: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", path+"?"+common+"&_query_only=1")
+	rc, err := newCachingConnector(path + "?" + common + "&_query_only=1")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
+	r := sql.OpenDB(rc)
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)

@@ -701,8 +701,9 @@ func (b *bench) storm(what string, fl *fleet, db *sql.DB, cut func() (time.Time,
 		bgNote = fmt.Sprintf("; background %.0f msgs/s: %d answered, %d errors (calls cut), %d skipped while offline", b.o.stormLoad, res.Answered, res.Errors+res.Timeouts, res.Skipped)
 	}
 	b.add("reconnect storm: "+what,
-		fmt.Sprintf("99 %% booted again in **%s**, 100 %% in **%s** (%d of %d); failed reconnects %d; %d transaction messages sent again%s, %s",
-			p(99), p(100), len(okBoots), len(boots), after.ReconnectErrors-before.ReconnectErrors, after.TxResent-before.TxResent, pendingNote, txNote),
+		fmt.Sprintf("99 %% booted again in **%s**, 100 %% in **%s** (%d of %d); failed reconnects %d, boots answered Pending %d; %d transaction messages sent again%s, %s",
+			p(99), p(100), len(okBoots), len(boots), after.ReconnectErrors-before.ReconnectErrors, after.BootsPending-before.BootsPending,
+			after.TxResent-before.TxResent, pendingNote, txNote),
 		fmt.Sprintf("clients wait a random 0–1 s, then back off 1 s doubling to 30 s with jitter; times from the cut%s", bgNote))
 	return nil
 }
