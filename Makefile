@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: help run build test test-browser vet fmt-check interop-deps fuzz bench memconn generate
+.PHONY: help run build test test-browser vet fmt-check interop-deps fuzz bench memconn scale generate
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,6 +56,12 @@ bench: ## hot-path benchmarks (see docs/performance.md)
 
 memconn: ## memory per idle connection at 10,000 connections (see docs/performance.md)
 	$(GO) run ./internal/cmd/memconn -n 10000
+
+# Every figure of "Scale on one node" in docs/performance.md, in one run of
+# about 25 minutes: keep the machine otherwise idle.
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+scale: ## one node at the file limit: connections, memory, throughput (SQLite, PostgreSQL), commands, reconnect storms, echo baseline; writes scale-results.md
+	$(GO) run ./internal/cmd/scalebench -pg "$(PG_URL)" -out scale-results.md
 
 generate: ## regenerate ocpp/v16 from ../shared/ocpp/schemas
 	$(GO) generate ./ocpp/v16

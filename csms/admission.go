@@ -2,6 +2,7 @@ package csms
 
 import (
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -97,25 +98,44 @@ func (s *Service) admitBoot() bool {
 // measured: a millisecond, slower than both stores on a small machine.
 const defaultBootEvery = time.Millisecond
 
-// doneBoot gives back an admitted boot's place and, when other boots were
-// waiting behind it, folds the time since the previous boot was done into
-// the moving average of the time per boot written (1/16 weight).
+// doneBoot gives back an admitted boot's place and measures the time per
+// boot written: when other boots were waiting, the time since the previous
+// boot was done is time the store spent on boots (and whatever else it
+// writes meanwhile). The sum over a window of at least bootWindow boots
+// or a second, divided by their number, is the time per boot admitBoot
+// uses until the next window closes: a stall of the store for a moment
+// (a checkpoint, a collection) moves it by little, a store that is slower
+// for a second moves it at once.
 func (s *Service) doneBoot() {
-	now := time.Now().UnixNano()
-	prev := s.lastBootDone.Swap(now)
-	if busy := s.metrics.BootsInFlight.Add(-1) > 0; busy && prev > 0 && now > prev {
-		gap := now - prev
-		for {
-			old := s.bootEvery.Load()
-			next := gap
-			if old > 0 {
-				next = old + (gap-old)/16
-			}
-			if s.bootEvery.CompareAndSwap(old, next) {
-				break
-			}
-		}
+	waiting := s.metrics.BootsInFlight.Add(-1) > 0
+	now := time.Now()
+	r := &s.bootRate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if waiting && !r.last.IsZero() {
+		r.busy += now.Sub(r.last)
+		r.n++
 	}
+	r.last = now
+	if r.start.IsZero() {
+		r.start = now
+	}
+	if r.n >= bootWindow || r.n > 0 && now.Sub(r.start) >= time.Second {
+		s.bootEvery.Store(int64(r.busy) / int64(r.n))
+		r.busy, r.n, r.start = 0, 0, now
+	}
+}
+
+// bootWindow is the fewest boots whose average time closes a window early.
+const bootWindow = 256
+
+// bootRate is doneBoot's window.
+type bootRate struct {
+	mu    sync.Mutex
+	last  time.Time     // when the previous boot was done
+	start time.Time     // of the window
+	busy  time.Duration // summed over the window
+	n     int64
 }
 
 // deferBoot answers a boot that was not admitted: Pending, to boot again

@@ -92,8 +92,8 @@ type Service struct {
 
 	metrics          Metrics
 	deferredSinceLog atomic.Uint64 // boots deferred since the last summary line
-	lastBootDone     atomic.Int64  // unix ns when the last boot was written
-	bootEvery        atomic.Int64  // ns per boot written while others waited (moving average)
+	bootRate         bootRate      // measures bootEvery
+	bootEvery        atomic.Int64  // ns per boot written while others waited, over the last window
 
 	obsMu     sync.RWMutex
 	observers []func(context.Context, store.ChargerEvent)

@@ -41,6 +41,10 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
+// defaultMaxConns is the pool size when the URL does not set
+// pool_max_conns.
+const defaultMaxConns = 16
+
 // Open connects to the database at url (a postgres:// URL or key=value
 // string; pool settings such as pool_max_conns and runtime parameters such
 // as search_path may be given in it) and brings its schema up to date.
@@ -48,6 +52,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (the CPUs, at least 4) suits CPU-bound work;
+		// the central system's queries mostly wait for the server's
+		// commits, and thousands of chargers write at once.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

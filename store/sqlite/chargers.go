@@ -41,7 +41,7 @@ func (db *DB) RecordBoot(ctx context.Context, b store.Boot, def store.Registrati
 	recv := toMicros(rules.OrNow(b.ReceivedAt))
 	// The registration is only set on insert: a boot never approves or
 	// rejects a known charger.
-	row := db.w.QueryRowContext(ctx, `INSERT INTO chargers (id, registration, vendor, model,
+	q := `INSERT INTO chargers (id, registration, vendor, model,
 		serial_number, charge_box_serial, firmware_version, iccid, imsi, meter_type,
 		meter_serial_number, last_boot_at, last_seen_at, created_at, updated_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -52,10 +52,15 @@ func (db *DB) RecordBoot(ctx context.Context, b store.Boot, def store.Registrati
 		last_boot_at = excluded.last_boot_at,
 		last_seen_at = max(coalesce(chargers.last_seen_at, 0), excluded.last_seen_at),
 		updated_at = excluded.updated_at
-	RETURNING `+chargerCols,
-		b.ChargerID, def, b.Vendor, b.Model, b.SerialNumber, b.ChargeBoxSerial, b.FirmwareVersion,
-		b.ICCID, b.IMSI, b.MeterType, b.MeterSerialNumber, recv, recv, now, now)
-	c, err := scanCharger(row)
+	RETURNING ` + chargerCols
+	args := []any{b.ChargerID, def, b.Vendor, b.Model, b.SerialNumber, b.ChargeBoxSerial, b.FirmwareVersion,
+		b.ICCID, b.IMSI, b.MeterType, b.MeterSerialNumber, recv, recv, now, now}
+	var c store.Charger
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		c, err = scanCharger(tx.QueryRowContext(ctx, q, args...))
+		return err
+	})
 	if err != nil {
 		return store.Charger{}, fmt.Errorf("sqlite: record boot of %q: %w", b.ChargerID, err)
 	}
@@ -128,7 +133,7 @@ func (db *DB) PutCharger(ctx context.Context, c store.Charger) (store.Charger, e
 // DeleteCharger implements store.Store. Transactions and meter values stay:
 // they are the record of energy delivered.
 func (db *DB) DeleteCharger(ctx context.Context, id string) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM chargers WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -162,7 +167,7 @@ func (db *DB) TouchChargers(ctx context.Context, seen map[string]time.Time) erro
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `UPDATE chargers
 			SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?`)
 		if err != nil {
@@ -202,7 +207,7 @@ func (db *DB) RecordStatus(ctx context.Context, c store.Connector) error {
 	}
 	args := []any{c.ChargerID, c.ConnectorID, c.Status, c.ErrorCode, c.Info, c.VendorID,
 		c.VendorErrorCode, nullMicros(c.ChargerTimestamp), toMicros(rules.OrNow(c.UpdatedAt))}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO connectors (`+connectorCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (charger_id, connector_id) DO UPDATE SET status = excluded.status,

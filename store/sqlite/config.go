@@ -17,7 +17,7 @@ func (db *DB) PutConfigSnapshot(ctx context.Context, s store.ConfigSnapshot) err
 	if err != nil {
 		return err
 	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO config_snapshots (charger_id, keys, unknown_keys, taken_at)
 			VALUES (?, ?, ?, ?)
 			ON CONFLICT (charger_id) DO UPDATE SET keys = excluded.keys, unknown_keys = excluded.unknown_keys,
@@ -78,7 +78,7 @@ func (db *DB) RecordConfigChange(ctx context.Context, c store.ConfigChange) (sto
 		return store.ConfigChange{}, err
 	}
 	fold := rules.FoldKey(c.Key)
-	err = db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var keys []byte
 		var taken int64
 		snap := true

@@ -65,7 +65,7 @@ func (db *DB) CompleteFile(ctx context.Context, fileID int64, size int64, sum []
 		return store.File{}, err
 	}
 	var out store.File
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var complete bool
 		if err := tx.QueryRowContext(ctx, `SELECT complete FROM files WHERE id = ?`, fileID).Scan(&complete); err != nil {
 			return err

@@ -44,7 +44,7 @@ func (db *DB) CreateRollout(ctx context.Context, r store.Rollout, chargers []str
 	}
 	now := rules.Now()
 	var out store.Rollout
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var kind store.FileKind
 		var complete bool
 		err := tx.QueryRowContext(ctx, `SELECT kind, complete FROM files WHERE id = ?`, r.FileID).Scan(&kind, &complete)
@@ -185,7 +185,7 @@ func (db *DB) SetRolloutStatus(ctx context.Context, id int64, from []store.Rollo
 		return false, err
 	}
 	changed := false
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var cur store.RolloutStatus
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM firmware_rollouts WHERE id = ?`, id).Scan(&cur); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {

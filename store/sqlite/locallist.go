@@ -119,7 +119,7 @@ func (db *DB) UpdateLocalList(ctx context.Context, l store.LocalList) (store.Loc
 
 // DeleteLocalList implements store.Store.
 func (db *DB) DeleteLocalList(ctx context.Context, id int64) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE local_list_sync SET list_id = NULL, want_gen = want_gen + 1,
 			updated_at = ? WHERE list_id = ?`, toMicros(rules.Now()), id); err != nil {
 			return err
@@ -141,7 +141,7 @@ func (db *DB) ChangeLocalListMembers(ctx context.Context, listID int64, add, rem
 	if err := rules.LocalListMembers(add, remove); err != nil {
 		return err
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM local_lists WHERE id = ?`, listID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("local list %d: %w", listID, store.ErrNotFound)
@@ -232,7 +232,7 @@ func (db *DB) AssignLocalList(ctx context.Context, chargerID string, listID int6
 	}
 	now := toMicros(rules.Now())
 	var out store.LocalListSync
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM chargers WHERE id = ?`, chargerID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("charger %q: %w", chargerID, store.ErrNotFound)
@@ -347,7 +347,7 @@ func (db *DB) RequestLocalListSync(ctx context.Context, chargerIDs []string, ful
 	for _, id := range chargerIDs {
 		args = append(args, id)
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE local_list_sync SET want_gen = want_gen + 1, next_at = NULL, attempts = 0,
 			result = CASE WHEN result = 'NotSupported' THEN '' ELSE result END`+forget+`, updated_at = ?
 			WHERE charger_id IN (?`+strings.Repeat(", ?", len(chargerIDs)-1)+`)`, args...); err != nil {
@@ -390,7 +390,7 @@ func (db *DB) RecordLocalListSync(ctx context.Context, o store.LocalListOutcome)
 		}
 	}
 	at := toMicros(rules.OrNow(o.At))
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var old []byte
 		if err := tx.QueryRowContext(ctx, `SELECT held_hash FROM local_list_sync WHERE charger_id = ?`, o.ChargerID).Scan(&old); errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("charger %q has no local list: %w", o.ChargerID, store.ErrNotFound)

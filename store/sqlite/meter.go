@@ -57,7 +57,7 @@ func (db *DB) AddMeterValues(ctx context.Context, samples []store.MeterSample) e
 		return err
 	}
 	now := rules.Now()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		args := make([]any, 0, 12*min(len(samples), meterRowsPerInsert))
 		for rest := samples; len(rest) > 0; {
 			chunk := rest[:min(len(rest), meterRowsPerInsert)]
@@ -202,7 +202,7 @@ func (db *DB) AppendLog(ctx context.Context, entries []store.LogEntry, keep int)
 		return nil
 	}
 	now := rules.Now()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO message_log (charger_id, at, incoming, frame) VALUES (?, ?, ?, ?)`)
 		if err != nil {
 			return err

@@ -47,7 +47,7 @@ func (db *DB) CreateReservation(ctx context.Context, r store.Reservation) (store
 	}
 	now := toMicros(r.CreatedAt)
 	var out store.Reservation
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := expireStale(ctx, tx, r.ChargerID, r.ConnectorID, now); err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (db *DB) UpdateReservation(ctx context.Context, u store.ReservationUpdate) 
 	}
 	at := toMicros(rules.OrNow(u.At))
 	var out store.Reservation
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		cur, err := scanReservation(tx.QueryRowContext(ctx, `SELECT `+resCols+` FROM reservations WHERE id = ?`, u.ID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound

@@ -76,7 +76,7 @@ func (db *DB) PutGroup(ctx context.Context, g store.ChargingGroup) (store.Chargi
 	}
 	now := toMicros(rules.Now())
 	var out store.ChargingGroup
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if g.ParentID != "" {
 			if err := checkParent(ctx, tx, g.ID, g.ParentID); err != nil {
 				return err
@@ -105,7 +105,7 @@ func (db *DB) PutGroup(ctx context.Context, g store.ChargingGroup) (store.Chargi
 
 // DeleteGroup implements store.Store.
 func (db *DB) DeleteGroup(ctx context.Context, id string) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var children int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM charging_groups WHERE parent_id = ?`, id).Scan(&children); err != nil {
 			return err
@@ -224,7 +224,7 @@ func (db *DB) SaveConnectorLimits(ctx context.Context, ls []store.ConnectorLimit
 	if len(ls) == 0 {
 		return nil
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO connector_limits (charger_id, connector_id,
 			limit_a, sent_at, confirmed, unmanaged, reason) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (charger_id, connector_id) DO UPDATE SET limit_a = excluded.limit_a,
@@ -267,7 +267,7 @@ func (db *DB) PutPrices(ctx context.Context, from, to time.Time, slots []store.P
 	if err != nil {
 		return err
 	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM price_slots WHERE start_at >= ? AND start_at < ?`,
 			toMicros(from), toMicros(to)); err != nil {
 			return err
@@ -332,7 +332,7 @@ func (db *DB) PutChargingProfile(ctx context.Context, p store.ChargingProfileRec
 	if err := rules.ChargingProfile(p); err != nil {
 		return err
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM charging_profiles WHERE charger_id = ?
 			AND (profile_id = ? OR (connector_id = ? AND purpose = ? AND stack_level = ?))`,
 			p.ChargerID, p.ProfileID, p.ConnectorID, p.Purpose, p.StackLevel); err != nil {

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -33,6 +35,12 @@ var migrations embed.FS
 type DB struct {
 	w *sql.DB // the single writer
 	r *sql.DB // read-only pool
+
+	writes    chan *writeReq // to the group committer
+	closing   chan struct{}
+	closeOnce sync.Once
+	committer sync.WaitGroup
+	groups    atomic.Int64 // transactions committed by the group committer
 }
 
 var _ store.Store = (*DB)(nil)
@@ -75,11 +83,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
-	return &DB{w: w, r: r}, nil
+	db := &DB{w: w, r: r, writes: make(chan *writeReq), closing: make(chan struct{})}
+	db.committer.Go(db.commitLoop)
+	return db, nil
 }
 
-// Close closes both pools.
+// Close waits for the writes in progress and closes both pools.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closing) })
+	db.committer.Wait()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
@@ -134,8 +146,133 @@ func inTx(ctx context.Context, w *sql.DB, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return inTx(ctx, db.w, fn)
+// Group commit. Every write transaction on SQLite ends in an fsync, and
+// SQLite has one writer: written one after the other, transactions are as
+// many per second as the disk does fsyncs (a few hundred to a couple of
+// thousand), whatever the CPU could do. db.tx therefore hands its function
+// to one committer goroutine, which runs all the functions waiting at that
+// moment in one SQLite transaction, each inside a SAVEPOINT of its own,
+// and commits once: a function that fails is rolled back to its savepoint
+// alone, and every caller learns its outcome only after the commit made
+// it durable. Under load the groups grow by themselves (everything that
+// arrived during the previous commit goes into the next); idle, a write is
+// alone in its group and waits for nobody.
+
+// maxGroup bounds the functions committed together, so one group's
+// commit does not keep the first of them waiting long.
+const maxGroup = 256
+
+type writeReq struct {
+	ctx context.Context
+	fn  func(ctx context.Context, tx *sql.Tx) error
+	err chan error
+}
+
+var errClosed = errors.New("sqlite: store closed")
+
+// tx runs fn in a write transaction, grouped with other writers', and
+// returns once its work is committed (nil) or rolled back (the error).
+// ctx ending before fn starts keeps fn from running; once started, fn runs
+// to the end with the context it is given, which does not end: cancelling
+// a statement makes SQLite roll back the whole transaction, and that is
+// shared with other callers.
+func (db *DB) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	select {
+	case db.writes <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closing:
+		return errClosed
+	}
+	return <-r.err
+}
+
+func (db *DB) commitLoop() {
+	batch := make([]*writeReq, 0, maxGroup)
+	for {
+		select {
+		case r := <-db.writes:
+			batch = append(batch[:0], r)
+		case <-db.closing:
+			return
+		}
+	more:
+		for len(batch) < maxGroup {
+			select {
+			case r := <-db.writes:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		db.commitGroup(batch)
+		clear(batch)
+	}
+}
+
+// commitGroup runs a group in one transaction and answers every request.
+func (db *DB) commitGroup(batch []*writeReq) {
+	db.groups.Add(1)
+	if len(batch) == 1 {
+		r := batch[0]
+		if err := r.ctx.Err(); err != nil {
+			r.err <- err
+			return
+		}
+		ctx := context.WithoutCancel(r.ctx)
+		r.err <- inTx(ctx, db.w, func(tx *sql.Tx) error { return r.fn(ctx, tx) })
+		return
+	}
+	errs := make([]error, len(batch))
+	fail := func(err error) {
+		for i, r := range batch {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+			r.err <- errs[i]
+		}
+	}
+	bg := context.Background()
+	tx, err := db.w.BeginTx(bg, nil)
+	if err != nil {
+		fail(err)
+		return
+	}
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err // gave up waiting: nothing of it is written
+			continue
+		}
+		if _, err := tx.ExecContext(bg, `SAVEPOINT g`); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+		if err := r.fn(context.WithoutCancel(r.ctx), tx); err != nil {
+			errs[i] = err
+			if _, err := tx.ExecContext(bg, `ROLLBACK TO g`); err != nil {
+				tx.Rollback()
+				fail(fmt.Errorf("rolling back a failed write: %w", err))
+				return
+			}
+		}
+		if _, err := tx.ExecContext(bg, `RELEASE g`); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(err)
+		return
+	}
+	for i, r := range batch {
+		r.err <- errs[i]
+	}
 }
 
 // Times are microseconds since the epoch: the precision PostgreSQL keeps,

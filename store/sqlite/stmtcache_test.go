@@ -36,7 +36,7 @@ func TestStatementCache(t *testing.T) {
 	base := cached(t, db)
 	const ins = `INSERT INTO scratch (k, v) VALUES (?, ?)`
 	for i := range 10 {
-		if err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, ins, i, fmt.Sprint("v", i))
 			return err
 		}); err != nil {
@@ -50,7 +50,7 @@ func TestStatementCache(t *testing.T) {
 	// The same query while its rows are open runs unprepared, and both
 	// give their rows.
 	const sel = `SELECT k, v FROM scratch WHERE k >= ? ORDER BY k`
-	err = db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		outer, err := tx.QueryContext(ctx, sel, 5)
 		if err != nil {
 			return err

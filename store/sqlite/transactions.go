@@ -43,7 +43,7 @@ func (db *DB) StartTransaction(ctx context.Context, s store.StartTx) (store.Star
 	recv := toMicros(rules.OrNow(s.ReceivedAt))
 	started := toMicros(s.Timestamp)
 	var res store.StartResult
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res = store.StartResult{}
 		t, err := scanTx(tx.QueryRowContext(ctx, `SELECT `+txCols+` FROM transactions
 			WHERE charger_id = ? AND connector_id = ? AND id_tag = ? AND meter_start = ? AND started_at = ?`,
@@ -105,7 +105,7 @@ func (db *DB) StopTransaction(ctx context.Context, s store.StopTx) (store.Transa
 		t       store.Transaction
 		outcome store.StopOutcome
 	)
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		t, err = scanTx(tx.QueryRowContext(ctx, `UPDATE transactions SET meter_stop = ?, stopped_at = ?,
 			stop_recv_at = ?, stop_reason = ?, stop_id_tag = ?

@@ -87,7 +87,7 @@ func (db *DB) UpdateUser(ctx context.Context, username string, up store.UserUpda
 		return store.User{}, err
 	}
 	var out store.User
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		last, err := lastAdmin(ctx, tx, username)
 		if err != nil {
 			return err
@@ -115,7 +115,7 @@ func (db *DB) UpdateUser(ctx context.Context, username string, up store.UserUpda
 
 // DeleteUser implements store.Store; the user's sessions go with it.
 func (db *DB) DeleteUser(ctx context.Context, username string) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		last, err := lastAdmin(ctx, tx, username)
 		if err != nil {
 			return err
@@ -144,7 +144,7 @@ func (db *DB) CreateSession(ctx context.Context, s store.Session) error {
 	if !s.LastSeenAt.IsZero() {
 		seen = toMicros(s.LastSeenAt)
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE username = ?`, created, s.Username)
 		if err != nil {
 			return err

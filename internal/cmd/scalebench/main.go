@@ -84,7 +84,7 @@ func main() {
 	fs := flag.NewFlagSet("scalebench", flag.ExitOnError)
 	fs.IntVar(&o.chargers, "chargers", 19000, "chargers to connect")
 	fs.IntVar(&o.perWorker, "per-worker", 9500, "connections per load process (each process may open at most `ulimit -n` files)")
-	rates := fs.String("rates", "1000,1500,2000,2500,3000,3500,4000,5000", "rates of the mix to try, ascending; the search stops at the first that fails")
+	rates := fs.String("rates", "500,750,1000,1500,2000,2500,3000,4000,5000,6000", "rates of the mix to try, ascending; the search stops at the first that fails")
 	echoRates := fs.String("echo-rates", "2000,4000,6000,8000,10000,12000,15000,20000,25000,30000", "rates to try against the bare echo server")
 	fs.DurationVar(&o.heartbeat, "heartbeat-phase", time.Minute, "how long the fleet heartbeats (one Heartbeat a minute each) before the memory is read")
 	fs.DurationVar(&o.step, "step", 30*time.Second, "duration of each rate step")
