@@ -148,12 +148,46 @@ func (s *Service) deferBoot(c *ocpp.Conn, now time.Time) *v16.BootNotificationRe
 		ses.deferred = true
 	}
 	s.mu.Unlock()
-	lo, hi := seconds(s.cfg.DeferredBootRetryMin), seconds(s.cfg.DeferredBootRetryMax)
+	lo, hi := retryRange(s.bootBacklog(), s.cfg.DeferredBootRetryMin, s.cfg.DeferredBootRetryMax)
 	return &v16.BootNotificationResponse{
 		Status:      v16.RegistrationStatusPending,
 		CurrentTime: now,
 		Interval:    lo + rand.IntN(hi-lo+1),
 	}
+}
+
+// bootBacklog is how long the boots in flight take to be written, as
+// admitBoot estimates it.
+func (s *Service) bootBacklog() time.Duration {
+	per := s.bootEvery.Load()
+	if per <= 0 {
+		per = int64(defaultBootEvery)
+	}
+	return time.Duration(s.metrics.BootsInFlight.Load() * per)
+}
+
+// retryRange is the range of whole seconds a deferred boot's interval is
+// drawn from: from when the boots already waiting will have been written
+// to twice that, so the deferred come back as the queue empties and
+// spread over as long again, within [min, max]; once the backlog is past
+// max, the whole range.
+func retryRange(backlog, min, max time.Duration) (lo, hi int) {
+	l := seconds(min)
+	if b := int((backlog + time.Second - 1) / time.Second); b > l {
+		l = b
+	}
+	h := seconds(max)
+	if l >= h {
+		return seconds(min), h
+	}
+	return l, minInt(2*l, h)
+}
+
+func minInt(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
 }
 
 // logDeferredBoots writes one line for the boots deferred since the last

