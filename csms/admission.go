@@ -102,10 +102,11 @@ const defaultBootEvery = time.Millisecond
 // boot written: when other boots were waiting, the time since the previous
 // boot was done is time the store spent on boots (and whatever else it
 // writes meanwhile). The sum over a window of at least bootWindow boots
-// or a second, divided by their number, is the time per boot admitBoot
-// uses until the next window closes: a stall of the store for a moment
-// (a checkpoint, a collection) moves it by little, a store that is slower
-// for a second moves it at once.
+// or a second, divided by their number, is a window's time per boot;
+// admitBoot uses the shortest of the last eight windows: a stall of the
+// store for a moment (a checkpoint, a collection) moves a window by
+// little, and a store that has become slower for good is seen as such
+// once eight windows have passed.
 func (s *Service) doneBoot() {
 	waiting := s.metrics.BootsInFlight.Add(-1) > 0
 	now := time.Now()
@@ -121,7 +122,20 @@ func (s *Service) doneBoot() {
 		r.start = now
 	}
 	if r.n >= bootWindow || r.n > 0 && now.Sub(r.start) >= time.Second {
-		s.bootEvery.Store(int64(r.busy) / int64(r.n))
+		// The estimate is the best of the recent windows: what the store
+		// does when it is busy with boots. In the first second of a storm
+		// the CPU goes to tens of thousands of handshakes and a window is
+		// slow for that alone; judged by it, most of a storm that the
+		// store writes in a few seconds would be sent away.
+		r.recent[r.next%len(r.recent)] = int64(r.busy) / int64(r.n)
+		r.next++
+		best := int64(0)
+		for _, v := range r.recent {
+			if v > 0 && (best == 0 || v < best) {
+				best = v
+			}
+		}
+		s.bootEvery.Store(best)
 		r.busy, r.n, r.start = 0, 0, now
 	}
 }
@@ -136,6 +150,9 @@ type bootRate struct {
 	start time.Time     // of the window
 	busy  time.Duration // summed over the window
 	n     int64
+
+	recent [8]int64 // ns per boot of the last windows
+	next   int
 }
 
 // deferBoot answers a boot that was not admitted: Pending, to boot again

@@ -46,3 +46,20 @@ func TestRetryRange(t *testing.T) {
 		}
 	}
 }
+
+// The estimate is the best recent window's: one slow window (a storm's
+// handshakes taking the CPU) does not make boots look slow.
+func TestBootRateBestOfRecentWindows(t *testing.T) {
+	var s Service
+	r := &s.bootRate
+	r.recent = [8]int64{int64(300 * time.Microsecond), int64(280 * time.Microsecond)}
+	r.next = 2
+	r.start = time.Now().Add(-2 * time.Second)
+	r.last = time.Now().Add(-5 * time.Millisecond)
+	r.busy, r.n = 5*time.Second, 999 // a slow window: 5 ms a boot
+	s.metrics.BootsInFlight.Store(2)
+	s.doneBoot()
+	if got := time.Duration(s.bootEvery.Load()); got != 280*time.Microsecond {
+		t.Errorf("time per boot %v, want the best recent window's 280µs", got)
+	}
+}
