@@ -240,12 +240,13 @@ func TestBootAdmission(t *testing.T) {
 	})
 
 	t.Run("beyond the limit boots queue while their estimated wait is under the target", func(t *testing.T) {
-		// Before any boot was written the time per boot is taken as 1 ms:
-		// with 1, 2 in flight the next waits 1, 2 ms (< 2.5 ms) and is
-		// admitted; with 3 in flight it would wait 3 ms and is deferred.
+		// Before any boot was written the time per boot is taken as
+		// DefaultBootEvery (d): with 1, 2 in flight the next waits d, 2d
+		// (< 2.5d) and is admitted; with 3 in flight it would wait 3d and
+		// is deferred.
 		e, h := newHeldEnv(t, func(c *csms.Config) {
 			c.MaxBootsInFlight = 1
-			c.BootWaitTarget = 2500 * time.Microsecond
+			c.BootWaitTarget = csms.DefaultBootEvery * 5 / 2
 			csmstest.AcceptUnknown(c)
 		})
 		var answers []<-chan *v16.BootNotificationResponse

@@ -47,7 +47,7 @@ func TestSmallRun(t *testing.T) {
 	t.Log("\n" + table)
 	want := []string{"connections (SQLite)", "memory per charger (SQLite)", "throughput (SQLite, 40 connected) | **50 msgs/s**",
 		"TriggerMessage API round trip", "20 of 20 Accepted, 0 failed", "all connections cut at once", "server killed",
-		"bare echo server (40 connected) | **100 msgs/s**"}
+		"bare echo server (40 connected) | **100 msgs/s**", "as a fraction of the echo server | **50 %**"}
 	if o.pg != "" {
 		want = append(want, "throughput (PostgreSQL, 40 connected) | **50 msgs/s**")
 	}
