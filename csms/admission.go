@@ -191,23 +191,13 @@ func (s *Service) bootBacklog() time.Duration {
 // to twice that, so the deferred come back as the queue empties and
 // spread over as long again, within [min, max]; once the backlog is past
 // max, the whole range.
-func retryRange(backlog, min, max time.Duration) (lo, hi int) {
-	l := seconds(min)
-	if b := int((backlog + time.Second - 1) / time.Second); b > l {
-		l = b
+func retryRange(backlog, shortest, longest time.Duration) (lo, hi int) {
+	lo = max(seconds(shortest), int((backlog+time.Second-1)/time.Second))
+	hi = seconds(longest)
+	if lo >= hi {
+		return seconds(shortest), hi
 	}
-	h := seconds(max)
-	if l >= h {
-		return seconds(min), h
-	}
-	return l, minInt(2*l, h)
-}
-
-func minInt(a, b int) int {
-	if a < b {
-		return a
-	}
-	return b
+	return lo, min(2*lo, hi)
 }
 
 // logDeferredBoots writes one line for the boots deferred since the last

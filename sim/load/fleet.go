@@ -243,9 +243,7 @@ func (f *Fleet) fill(res *Result) {
 	if res.Latency == nil {
 		res.Latency = &Histogram{}
 	}
-	f.errMu.Lock()
-	res.FirstErrors = append(res.FirstErrors, f.firstErrs...)
-	f.errMu.Unlock()
+	res.FirstErrors = append(res.FirstErrors, f.errors()...)
 }
 
 func (f *Fleet) noteErr(err error) {

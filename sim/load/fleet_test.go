@@ -14,18 +14,6 @@ import (
 	"github.com/wattson-csms/wattson/store"
 )
 
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestDropReconnectResend cuts every connection in the middle of a burst
 // of transactions: every charger boots again by itself, the transaction
 // messages the drop left unanswered are sent again, and the central
@@ -46,11 +34,11 @@ func TestDropReconnectResend(t *testing.T) {
 	}
 	done := make(chan *Result, 1)
 	go func() { done <- f.Send(ctx, 150, 3*time.Second, Mix{Tx: 3, Meter: 1}) }()
-	waitFor(t, "transactions under way", func() bool { return f.starts.Load() >= 20 })
+	csmstest.Eventually(t, 30*time.Second, "transactions under way", func() bool { return f.starts.Load() >= 20 })
 	mark := f.Drop()
 	res := <-done
 	t.Logf("send ended %v after the drop", time.Since(mark))
-	waitFor(t, "every charger to boot again", func() bool {
+	csmstest.Eventually(t, 30*time.Second, "every charger to boot again", func() bool {
 		for _, d := range f.FirstBootsAfter(mark) {
 			if d < 0 {
 				return false
@@ -63,7 +51,7 @@ func TestDropReconnectResend(t *testing.T) {
 		slowest = max(slowest, d)
 	}
 	t.Logf("the last charger booted again %v after the drop", slowest)
-	waitFor(t, "unanswered transaction messages to be sent again", func() bool { return f.TxPending() == 0 })
+	csmstest.Eventually(t, 30*time.Second, "unanswered transaction messages to be sent again", func() bool { return f.TxPending() == 0 })
 	s := f.Status()
 	t.Logf("phase: sent %d, answered %d, errors %d, skipped %d; fleet %+v", res.Sent, res.Answered, res.Errors, res.Skipped, s)
 	if s.Dropped != n || s.Reconnected != n || s.Online != n {
@@ -113,7 +101,7 @@ func TestTriggerMessage(t *testing.T) {
 			t.Errorf("TriggerMessage %s: %+v, %v; want %s", msg, resp, err, want)
 		}
 	}
-	waitFor(t, "the triggered StatusNotification", func() bool {
+	csmstest.Eventually(t, 30*time.Second, "the triggered StatusNotification", func() bool {
 		cs, err := c.Store.ListConnectors(ctx, "TRIG0001")
 		return err == nil && len(cs) > 0
 	})

@@ -825,7 +825,6 @@ type worker struct {
 	wait   map[int64]chan load.Reply
 	events chan load.Reply
 	done   chan struct{}
-	sendID int64 // the send in progress, for cancelling
 }
 
 type status struct {
@@ -929,9 +928,6 @@ func (w *worker) ask(c load.Command) chan load.Reply {
 	w.nextID++
 	c.ID = w.nextID
 	w.wait[c.ID] = ch
-	if c.Cmd == "send" {
-		w.sendID = c.ID
-	}
 	b, _ := json.Marshal(c)
 	_, err := w.in.Write(append(b, '\n'))
 	w.mu.Unlock()
