@@ -49,6 +49,12 @@ func (cp *ChargePoint) runFirmware(ctx context.Context, req *v16.UpdateFirmwareR
 		cp.fwStatus = v16.FirmwareStatusIdle
 		cp.mu.Unlock()
 	}()
+	// As for Reset: let the answer to UpdateFirmware go out first. A
+	// download from a fast server can otherwise install and reboot,
+	// closing the connection, before the answer was written.
+	if !sleepReal(ctx, resetDelay) {
+		return
+	}
 	if d := req.RetrieveDate.Sub(cp.clock.Now()); d > 0 {
 		if !cp.sleepClock(ctx, d, nil) {
 			return
