@@ -121,6 +121,9 @@ func (db *DB) DeleteCharger(ctx context.Context, id string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM message_log WHERE charger_id = $1`, id); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM message_log_counts WHERE charger_id = $1`, id); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `DELETE FROM latest_meter_values WHERE charger_id = $1`, id)
 		return err
 	})

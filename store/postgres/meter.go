@@ -197,7 +197,7 @@ func (db *DB) AppendLog(ctx context.Context, entries []store.LogEntry, keep int)
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		var chargers []string
-		seen := make(map[string]bool)
+		added := make(map[string]int)
 		for _, e := range entries {
 			at := e.At
 			if at.IsZero() {
@@ -209,16 +209,20 @@ func (db *DB) AppendLog(ctx context.Context, entries []store.LogEntry, keep int)
 			}
 			b.Queue(`INSERT INTO message_log (charger_id, at, incoming, frame) VALUES ($1, $2, $3, $4)`,
 				e.ChargerID, at, e.Incoming, frame)
-			if !seen[e.ChargerID] {
-				seen[e.ChargerID] = true
+			if added[e.ChargerID] == 0 {
 				chargers = append(chargers, e.ChargerID)
 			}
+			added[e.ChargerID]++
 		}
 		for _, id := range chargers {
-			// The keep-th newest id is the boundary; everything at or
-			// below it goes, oldest first by construction.
-			b.Queue(`DELETE FROM message_log WHERE charger_id = $1 AND id <= (
-				SELECT id FROM message_log WHERE charger_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)`, id, keep)
+			// The count says how many to trim; the oldest go. The
+			// statements of a batch run in order, each seeing the last.
+			b.Queue(`INSERT INTO message_log_counts (charger_id, n) VALUES ($1, $2)
+				ON CONFLICT (charger_id) DO UPDATE SET n = message_log_counts.n + excluded.n`, id, added[id])
+			b.Queue(`DELETE FROM message_log WHERE id IN (
+				SELECT id FROM message_log WHERE charger_id = $1 ORDER BY id
+				LIMIT greatest((SELECT n FROM message_log_counts WHERE charger_id = $1) - $2, 0))`, id, keep)
+			b.Queue(`UPDATE message_log_counts SET n = $2 WHERE charger_id = $1 AND n > $2`, id, keep)
 		}
 		return tx.SendBatch(ctx, &b).Close()
 	})

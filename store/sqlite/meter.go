@@ -209,7 +209,7 @@ func (db *DB) AppendLog(ctx context.Context, entries []store.LogEntry, keep int)
 		}
 		defer ins.Close()
 		var chargers []string
-		seen := make(map[string]bool)
+		added := make(map[string]int)
 		for _, e := range entries {
 			at := e.At
 			if at.IsZero() {
@@ -222,17 +222,31 @@ func (db *DB) AppendLog(ctx context.Context, entries []store.LogEntry, keep int)
 			if _, err := ins.ExecContext(ctx, e.ChargerID, toMicros(at), e.Incoming, frame); err != nil {
 				return err
 			}
-			if !seen[e.ChargerID] {
-				seen[e.ChargerID] = true
+			if added[e.ChargerID] == 0 {
 				chargers = append(chargers, e.ChargerID)
 			}
+			added[e.ChargerID]++
 		}
 		for _, id := range chargers {
-			// The keep-th newest id is the boundary; everything at or
-			// below it goes, oldest first by construction.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM message_log WHERE charger_id = ? AND id <= (
-				SELECT id FROM message_log WHERE charger_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-				id, id, keep); err != nil {
+			// The count says how many to trim; the oldest go.
+			var n int64
+			if err := tx.QueryRowContext(ctx, `INSERT INTO message_log_counts (charger_id, n) VALUES (?, ?)
+				ON CONFLICT (charger_id) DO UPDATE SET n = n + excluded.n RETURNING n`, id, added[id]).Scan(&n); err != nil {
+				return err
+			}
+			if n <= int64(keep) {
+				continue
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM message_log WHERE id IN (
+				SELECT id FROM message_log WHERE charger_id = ? ORDER BY id LIMIT ?)`, id, n-int64(keep))
+			if err != nil {
+				return err
+			}
+			gone, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE message_log_counts SET n = n - ? WHERE charger_id = ?`, gone, id); err != nil {
 				return err
 			}
 		}

@@ -1,7 +1,9 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -65,5 +67,56 @@ func TestOpenInvalidPath(t *testing.T) {
 	}
 	if _, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "missing", "dir", "w.db")); err == nil {
 		t.Fatal("Open in a missing directory succeeded")
+	}
+}
+
+// TestMessageLogCountsMigrated: a file written before the message log kept
+// counts (migration 9) gets them from the entries it holds, so the first
+// flush after the upgrade trims to keep.
+func TestMessageLogCountsMigrated(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "wattson.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []store.LogEntry
+	for i := range 5 {
+		entries = append(entries, store.LogEntry{ChargerID: "cp", At: time.Unix(int64(i), 0), Frame: []byte(fmt.Sprint(i))})
+	}
+	if err := db.AppendLog(ctx, entries, 10); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// Back to the schema before migration 9, the entries kept.
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE message_log_counts`, `DELETE FROM schema_migrations WHERE version = 9`} {
+		if _, err := raw.ExecContext(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	raw.Close()
+
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.AppendLog(ctx, []store.LogEntry{{ChargerID: "cp", At: time.Unix(5, 0), Frame: []byte("5")}}, 4); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ListLog(ctx, "cp", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames []string
+	for _, e := range got {
+		frames = append(frames, string(e.Frame))
+	}
+	if fmt.Sprint(frames) != "[5 4 3 2]" {
+		t.Fatalf("after the upgrade and one flush with keep 4: %v", frames)
 	}
 }

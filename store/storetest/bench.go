@@ -77,6 +77,36 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 			}
 		}
 	})
+	b.Run("AppendLog400/full", func(b *testing.B) {
+		// The message log's flush at 1,000 msgs/s: 400 frames of 1 KB
+		// from 400 chargers whose logs are full (1,000 entries, the
+		// default keep: every charger's log after its first thousand
+		// messages), so each flush also trims 400 entries.
+		s := open(b)
+		const chargers, keep, perFlush = 2000, 1000, 400
+		seed := make([]store.LogEntry, keep)
+		for c := range chargers {
+			for j := range seed {
+				seed[j] = store.LogEntry{ChargerID: fmt.Sprintf("cp%05d", c), At: at(time.Duration(j) * time.Second), Frame: []byte("[2,\"1\",\"Heartbeat\",{}]")}
+			}
+			if err := s.AppendLog(b.Context(), seed, keep); err != nil {
+				b.Fatal(err)
+			}
+		}
+		frame := make([]byte, 1024)
+		batch := make([]store.LogEntry, perFlush)
+		next := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			for j := range batch {
+				batch[j] = store.LogEntry{ChargerID: fmt.Sprintf("cp%05d", next%chargers), At: at(time.Duration(next) * time.Millisecond), Frame: frame}
+				next += 7 // a different charger each time, all of them in turn
+			}
+			if err := s.AppendLog(b.Context(), batch, keep); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // seedSnapshots stores n snapshots of 45 keys, as a charge point reports

@@ -298,6 +298,14 @@ func testDeleteCharger(t *testing.T, s store.Store) {
 	eq(t, "connectors", len(must(s.ListConnectors(ctx, "gone"))(t)), 0)
 	eq(t, "events", len(must(s.ListChargerEvents(ctx, "gone", "", 0))(t)), 0)
 	eq(t, "log", len(must(s.ListLog(ctx, "gone", 0, 0))(t)), 0)
+	// A charger of the same id later starts a log of its own, bounded
+	// from its first entry (nothing of the old one is counted).
+	var again []store.LogEntry
+	for i := range 3 {
+		again = append(again, store.LogEntry{ChargerID: "gone", At: at(time.Duration(i) * time.Second), Frame: []byte(fmt.Sprint(i))})
+	}
+	noErr(t, s.AppendLog(ctx, again, 3))
+	eq(t, "log again", len(must(s.ListLog(ctx, "gone", 0, 0))(t)), 3)
 	eq(t, "latest meter values", len(must(s.LatestMeterValues(ctx, "gone"))(t)), 0)
 	// What was delivered is a record that outlives the charger.
 	eq(t, "transaction kept", must(s.GetTransaction(ctx, tx.Transaction.ID))(t), tx.Transaction)
@@ -755,6 +763,32 @@ func testMessageLog(t *testing.T, s store.Store) {
 	// A smaller keep trims further.
 	noErr(t, s.AppendLog(ctx, []store.LogEntry{entry("a", 9)}, 2))
 	eq(t, "keep 2", len(must(s.ListLog(ctx, "a", 0, 0))(t)), 2)
+	// A larger keep lets the log grow again, one flush at a time, and
+	// the newest stay.
+	for i := 10; i < 16; i++ {
+		noErr(t, s.AppendLog(ctx, []store.LogEntry{entry("a", i)}, 6))
+	}
+	grown := must(s.ListLog(ctx, "a", 0, 0))(t)
+	eq(t, "keep 6", len(grown), 6)
+	eq(t, "newest", string(grown[0].Frame), string(entry("a", 15).Frame))
+	eq(t, "oldest kept", string(grown[5].Frame), string(entry("a", 10).Frame))
+	// One flush bringing more than keep for a charger keeps its newest.
+	var many []store.LogEntry
+	for i := 20; i < 30; i++ {
+		many = append(many, entry("c", i), entry("b", i))
+	}
+	noErr(t, s.AppendLog(ctx, many, 3))
+	for _, cp := range []string{"b", "c"} {
+		got := must(s.ListLog(ctx, cp, 0, 0))(t)
+		eq(t, cp+" kept", len(got), 3)
+		eq(t, cp+" newest", string(got[0].Frame), string(entry(cp, 29).Frame))
+		eq(t, cp+" oldest", string(got[2].Frame), string(entry(cp, 27).Frame))
+	}
+	// And the next flush trims from there.
+	noErr(t, s.AppendLog(ctx, []store.LogEntry{entry("c", 30)}, 3))
+	got = must(s.ListLog(ctx, "c", 0, 0))(t)
+	eq(t, "c after one more", len(got), 3)
+	eq(t, "c oldest now", string(got[2].Frame), string(entry("c", 28).Frame))
 }
 
 func testTokens(t *testing.T, s store.Store) {
