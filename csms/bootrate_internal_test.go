@@ -63,3 +63,28 @@ func TestBootRateBestOfRecentWindows(t *testing.T) {
 		t.Errorf("time per boot %v, want the best recent window's 280µs", got)
 	}
 }
+
+// The first windows of a process do not make boots look slower than
+// DefaultBootEvery (a restart's handshakes take the CPU then); from
+// trustAfterWindows on, a slow store is believed.
+func TestBootRateFirstWindowIsWarmUp(t *testing.T) {
+	var s Service
+	r := &s.bootRate
+	slowWindow := func() {
+		r.start = time.Now().Add(-time.Second) // closes by time
+		r.last = time.Now().Add(-14 * time.Millisecond)
+		r.busy, r.n = 72*14*time.Millisecond, 72 // 14 ms a boot, as after a restart
+		s.metrics.BootsInFlight.Store(2)
+		s.doneBoot()
+	}
+	for i := 1; i < trustAfterWindows; i++ {
+		slowWindow()
+		if got := time.Duration(s.bootEvery.Load()); got != DefaultBootEvery {
+			t.Errorf("after %d slow windows the time per boot is %v, want DefaultBootEvery %v", i, got, DefaultBootEvery)
+		}
+	}
+	slowWindow()
+	if got := time.Duration(s.bootEvery.Load()); got < 10*time.Millisecond {
+		t.Errorf("after %d slow windows the time per boot is %v, want the measured 14 ms", trustAfterWindows, got)
+	}
+}
