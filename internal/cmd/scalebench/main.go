@@ -69,6 +69,7 @@ type options struct {
 	stormLoad                float64
 	echoRates                []float64
 	heartbeat                time.Duration
+	warmup                   time.Duration
 	keep                     bool
 }
 
@@ -87,6 +88,7 @@ func main() {
 	rates := fs.String("rates", "500,750,1000,1500,2000,2500,3000,4000,5000,6000", "rates of the mix to try, ascending; the search stops at the first that fails")
 	echoRates := fs.String("echo-rates", "2000,4000,6000,8000,10000,12000,15000,20000,25000,30000", "rates to try against the bare echo server")
 	fs.DurationVar(&o.heartbeat, "heartbeat-phase", time.Minute, "how long the fleet heartbeats (one Heartbeat a minute each) before the memory is read")
+	fs.DurationVar(&o.warmup, "warmup", 20*time.Second, "the mix at the first rate before the rate steps, not measured: the database settles after 19,000 boots (a PostgreSQL checkpoint, SQLite's first checkpoints)")
 	fs.DurationVar(&o.step, "step", 30*time.Second, "duration of each rate step")
 	fs.StringVar(&o.pg, "pg", "", "PostgreSQL server URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) for the PostgreSQL run; a database is created and dropped")
 	fs.StringVar(&o.out, "out", "", "write the Markdown table here (and always to stdout)")
@@ -407,6 +409,10 @@ func (b *bench) wattsonRun(label, dsn string, all bool) error {
 			fmt.Sprintf("VmRSS after %s of a Heartbeat a minute from each (%.0f/s, %d answered, p99 %s)", b.o.heartbeat, hb, res.Answered, ms(res.Latency.Percentile(99))))
 	}
 	if b.o.phases["rate"] {
+		if b.o.warmup > 0 && len(b.o.rates) > 0 {
+			logf("%s: warming up at %g msgs/s for %s", label, b.o.rates[0], b.o.warmup)
+			fl.send(b.o.rates[0], b.o.warmup, "")
+		}
 		best := 0.0
 		var bestRes *load.Result
 		var bestCPU float64
