@@ -215,14 +215,17 @@ func (db *DB) AppendLog(ctx context.Context, entries []store.LogEntry, keep int)
 			added[e.ChargerID]++
 		}
 		for _, id := range chargers {
-			// The count says how many to trim; the oldest go. The
-			// statements of a batch run in order, each seeing the last.
+			// The count says how many to trim; the oldest go, and the
+			// count drops by what was deleted. The statements of a batch
+			// run in order, each seeing the last.
 			b.Queue(`INSERT INTO message_log_counts (charger_id, n) VALUES ($1, $2)
 				ON CONFLICT (charger_id) DO UPDATE SET n = message_log_counts.n + excluded.n`, id, added[id])
-			b.Queue(`DELETE FROM message_log WHERE id IN (
-				SELECT id FROM message_log WHERE charger_id = $1 ORDER BY id
-				LIMIT greatest((SELECT n FROM message_log_counts WHERE charger_id = $1) - $2, 0))`, id, keep)
-			b.Queue(`UPDATE message_log_counts SET n = $2 WHERE charger_id = $1 AND n > $2`, id, keep)
+			b.Queue(`WITH gone AS (
+				DELETE FROM message_log WHERE id IN (
+					SELECT id FROM message_log WHERE charger_id = $1 ORDER BY id
+					LIMIT greatest((SELECT n FROM message_log_counts WHERE charger_id = $1) - $2, 0))
+				RETURNING 1)
+				UPDATE message_log_counts SET n = n - (SELECT count(*) FROM gone) WHERE charger_id = $1`, id, keep)
 		}
 		return tx.SendBatch(ctx, &b).Close()
 	})

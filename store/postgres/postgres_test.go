@@ -1,9 +1,7 @@
 package postgres_test
 
 import (
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -62,52 +60,25 @@ func TestConcurrentOpen(t *testing.T) {
 }
 
 // TestMessageLogCountsMigrated: a schema written before the message log
-// kept counts (migration 9) gets them from the entries it holds, so the
-// first flush after the upgrade trims to keep.
+// kept counts (migration 9) gets them from the entries it holds.
 func TestMessageLogCountsMigrated(t *testing.T) {
-	ctx := t.Context()
 	u := pgtest.SchemaURL(t)
-	db, err := postgres.Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var entries []store.LogEntry
-	for i := range 5 {
-		entries = append(entries, store.LogEntry{ChargerID: "cp", At: time.Unix(int64(i), 0), Frame: []byte(fmt.Sprint(i))})
-	}
-	if err := db.AppendLog(ctx, entries, 10); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	// Back to the schema before migration 9, the entries kept.
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`DROP TABLE message_log_counts`, `DELETE FROM schema_migrations WHERE version = 9`} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(q, err)
+	storetest.LogCountsMigrated(t, func(t *testing.T) store.Store {
+		db, err := postgres.Open(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	conn.Close(ctx)
-
-	db, err = postgres.Open(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.AppendLog(ctx, []store.LogEntry{{ChargerID: "cp", At: time.Unix(5, 0), Frame: []byte("5")}}, 4); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.ListLog(ctx, "cp", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frames []string
-	for _, e := range got {
-		frames = append(frames, string(e.Frame))
-	}
-	if fmt.Sprint(frames) != "[5 4 3 2]" {
-		t.Fatalf("after the upgrade and one flush with keep 4: %v", frames)
-	}
+		return db
+	}, func(t *testing.T) {
+		conn, err := pgx.Connect(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(t.Context())
+		for _, q := range storetest.DowngradeLogCounts {
+			if _, err := conn.Exec(t.Context(), q); err != nil {
+				t.Fatal(q, err)
+			}
+		}
+	})
 }

@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"database/sql"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -71,52 +70,25 @@ func TestOpenInvalidPath(t *testing.T) {
 }
 
 // TestMessageLogCountsMigrated: a file written before the message log kept
-// counts (migration 9) gets them from the entries it holds, so the first
-// flush after the upgrade trims to keep.
+// counts (migration 9) gets them from the entries it holds.
 func TestMessageLogCountsMigrated(t *testing.T) {
-	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "wattson.db")
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var entries []store.LogEntry
-	for i := range 5 {
-		entries = append(entries, store.LogEntry{ChargerID: "cp", At: time.Unix(int64(i), 0), Frame: []byte(fmt.Sprint(i))})
-	}
-	if err := db.AppendLog(ctx, entries, 10); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	// Back to the schema before migration 9, the entries kept.
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`DROP TABLE message_log_counts`, `DELETE FROM schema_migrations WHERE version = 9`} {
-		if _, err := raw.ExecContext(ctx, q); err != nil {
-			t.Fatal(q, err)
+	storetest.LogCountsMigrated(t, func(t *testing.T) store.Store {
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	raw.Close()
-
-	db, err = sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.AppendLog(ctx, []store.LogEntry{{ChargerID: "cp", At: time.Unix(5, 0), Frame: []byte("5")}}, 4); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.ListLog(ctx, "cp", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frames []string
-	for _, e := range got {
-		frames = append(frames, string(e.Frame))
-	}
-	if fmt.Sprint(frames) != "[5 4 3 2]" {
-		t.Fatalf("after the upgrade and one flush with keep 4: %v", frames)
-	}
+		return db
+	}, func(t *testing.T) {
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		for _, q := range storetest.DowngradeLogCounts {
+			if _, err := raw.ExecContext(t.Context(), q); err != nil {
+				t.Fatal(q, err)
+			}
+		}
+	})
 }
