@@ -29,6 +29,9 @@ func TestSmallRun(t *testing.T) {
 	o := options{
 		chargers: 40, perWorker: 20, rates: []float64{50}, echoRates: []float64{100}, step: 2 * time.Second,
 		heartbeat: time.Second, triggerCalls: 20, triggerPar: 2, stormLoad: 20,
+		// What is checked is that every step is answered and stored, not
+		// how fast: the test shares the machine with the others.
+		maxP99: time.Minute,
 		phases: map[string]bool{"connect": true, "rate": true, "trigger": true, "drop": true, "kill": true, "echo": true},
 	}
 	if url := os.Getenv("WATTSON_TEST_POSTGRES_URL"); url != "" {
